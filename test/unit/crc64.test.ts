@@ -1,0 +1,32 @@
+import { Crc64, crc64, crc64Combine } from '../../lib/crc64';
+import { randomBytes } from 'node:crypto';
+
+describe('crc64 (CRC-64/XZ, as OSS x-oss-hash-crc64ecma)', () => {
+  it('matches the published check value of "123456789"', () => {
+    expect(crc64(Buffer.from('123456789'))).toBe('11051210869376104954');
+  });
+
+  it('gives the same value however the input is split into updates', () => {
+    const data = randomBytes(100_003);
+    const whole = crc64(data);
+    const c = new Crc64();
+    let at = 0;
+    for (const step of [1, 3, 8, 13, 4096, 65_536]) {
+      c.update(data.subarray(at, Math.min(at + step, data.length)));
+      at = Math.min(at + step, data.length);
+    }
+    c.update(data.subarray(at));
+    expect(c.digest()).toBe(whole);
+  });
+
+  it('is the value of an empty input when nothing is fed', () => {
+    expect(new Crc64().digest()).toBe('0');
+  });
+
+  it('combines the CRCs of two parts into the CRC of their concatenation', () => {
+    const a = randomBytes(12_345);
+    const b = randomBytes(777);
+    const combined = crc64Combine(BigInt(crc64(a)), BigInt(crc64(b)), b.length);
+    expect(combined.toString()).toBe(crc64(Buffer.concat([a, b])));
+  });
+});
