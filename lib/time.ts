@@ -1,0 +1,90 @@
+/**
+ * UTC hour arithmetic. An hour is the half-open window [HH:00, HH+1:00); every function takes and returns epoch
+ * milliseconds unless its name says otherwise. Invalid input throws RangeError: a NaN that slipped through here
+ * would silently become a wrong object key or an API call for 1970.
+ */
+import { DateTime } from 'luxon';
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
+
+function utc(ms: number, what: string): DateTime {
+  if (!Number.isFinite(ms)) throw new RangeError(`${what} must be a finite epoch-millisecond number, got ${ms}`);
+  const dt = DateTime.fromMillis(ms, { zone: 'utc' });
+  if (!dt.isValid) throw new RangeError(`${what} is outside the representable date range: ${ms}`);
+  return dt;
+}
+
+function nonNegativeInteger(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${n}`);
+  return n;
+}
+
+/** Start of the UTC hour containing `ms`. */
+export function hourStart(ms: number): number {
+  return utc(ms, 'time').startOf('hour').toMillis();
+}
+
+/** The UTC hour containing `ms`, as written to manifests and reports: '2026-11-27T09:00:00Z'. */
+export function isoHour(ms: number): string {
+  return utc(ms, 'time').startOf('hour').toFormat("yyyy-MM-dd'T'HH':00:00Z'");
+}
+
+const ISO_HOUR = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(?::00(?::00(?:\.0+)?)?)?(?:Z|[+-]00:?00)$/;
+
+/**
+ * Inverse of `isoHour`. Accepts '2026-11-27T09:00:00Z' (also '...T09:00Z', '...T09Z', '.000Z', '+00:00') and
+ * rejects anything that is not exactly an hour start in UTC, so a typo never shifts a backfill silently.
+ */
+export function parseIsoHour(s: string): number {
+  const m = ISO_HOUR.exec(s);
+  if (!m) throw new RangeError(`not a UTC hour start like 2026-11-27T09:00:00Z: ${JSON.stringify(s)}`);
+  const wanted = { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), hour: Number(m[4]) };
+  const dt = DateTime.fromObject(wanted, { zone: 'utc' });
+  // Luxon rolls hour 24 over to the next day; a round trip catches that and any other normalization.
+  const exact =
+    dt.isValid && dt.year === wanted.year && dt.month === wanted.month && dt.day === wanted.day && dt.hour === wanted.hour;
+  if (!exact) throw new RangeError(`not a valid UTC hour: ${JSON.stringify(s)}`);
+  return dt.toMillis();
+}
+
+/** The Live API's time parameter format, `yyyy-MM-ddTHH:mm:ssZ` in UTC (sub-second part dropped). */
+export function apiTime(ms: number): string {
+  return utc(ms, 'time').toFormat("yyyy-MM-dd'T'HH:mm:ss'Z'");
+}
+
+/** Starts of the UTC hours that begin inside [startMs, endMs), ascending. Unaligned bounds are not widened. */
+export function hoursBetween(startMs: number, endMs: number): number[] {
+  const start = utc(startMs, 'startMs');
+  utc(endMs, 'endMs');
+  let cursor = start.startOf('hour');
+  if (cursor.toMillis() < startMs) cursor = cursor.plus({ hours: 1 });
+  const hours: number[] = [];
+  while (cursor.toMillis() < endMs) {
+    hours.push(cursor.toMillis());
+    cursor = cursor.plus({ hours: 1 });
+  }
+  return hours;
+}
+
+/**
+ * The hour a timer run is responsible for: `lagHours` before the hour containing the trigger time.
+ * Uses the event's triggerTime, not the wall clock, so a delayed or retried invocation still does the same hour.
+ */
+export function previousHour(triggerTimeMs: number, lagHours: number): number {
+  nonNegativeInteger(lagHours, 'lagHours');
+  return utc(triggerTimeMs, 'triggerTimeMs').startOf('hour').minus({ hours: lagHours }).toMillis();
+}
+
+export interface DateParts {
+  yyyy: string;
+  MM: string;
+  dd: string;
+  HH: string;
+}
+
+/** Zero-padded UTC calendar parts, for object keys. */
+export function dateParts(ms: number): DateParts {
+  const dt = utc(ms, 'time');
+  return { yyyy: dt.toFormat('yyyy'), MM: dt.toFormat('MM'), dd: dt.toFormat('dd'), HH: dt.toFormat('HH') };
+}
