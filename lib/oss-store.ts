@@ -1,0 +1,562 @@
+/**
+ * ObjectStore over the official ali-oss client: the only module that talks to OSS.
+ *
+ * Archived logs are written create-only (`x-oss-forbid-overwrite`). Bodies up to `multipartThresholdBytes` go out
+ * as one PutObject with an exact Content-Length; larger bodies as a multipart upload whose parts are cut from the
+ * stream as it arrives, so memory stays at `maxPartsInMemory` parts whatever the object size.
+ */
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isIP } from 'node:net';
+import OSS from 'ali-oss';
+import type { Credentials, HeadResult, ObjectStore, PutResult, PutStreamOptions } from './types';
+import { AlreadyExistsError, StoreError } from './errors';
+import { redact } from './redact';
+
+export interface OssStoreOptions {
+  bucket: string;
+  /** OSS region id such as `oss-cn-hangzhou`; with an IP endpoint ali-oss also builds the Host header from it. */
+  region?: string;
+  /** `https://oss-cn-hangzhou-internal.aliyuncs.com`, or `http://127.0.0.1:PORT` for the emulator. */
+  endpoint: string;
+  /** Address the bucket as `/bucket/key` instead of `bucket.host`. Needs a host name endpoint, not an IP. */
+  pathStyle: boolean;
+  credentials: Credentials;
+  /** Bodies larger than this go out as multipart uploads. At most 5 GiB (the PutObject limit). */
+  multipartThresholdBytes: number;
+  /** Preferred part size; raised when the object would otherwise need more than 10,000 parts. */
+  partSizeBytes: number;
+  /** Per HTTP request, including the time to send its body. ali-oss's default is 60 s. */
+  timeoutMs?: number;
+  /** Part buffers held at once (one filling while the others upload). Default 2. */
+  maxPartsInMemory?: number;
+  /** Attempts per UploadPart before the whole upload fails. Default 3. */
+  partAttempts?: number;
+  /** First delay between part attempts, doubled each time. Default 200 ms. */
+  partRetryBaseDelayMs?: number;
+  /** `max-keys` of each ListObjectsV2 page, 1..1000. Default 1000. */
+  listPageSize?: number;
+}
+
+export interface OssStore extends ObjectStore {
+  readonly bucket: string;
+}
+
+const KiB = 1024;
+const GiB = 1024 * 1024 * 1024;
+const MIN_PART_BYTES = 100 * KiB;
+const MAX_PART_BYTES = 5 * GiB;
+const MAX_PARTS = 10_000;
+const MAX_SIMPLE_PUT_BYTES = 5 * GiB;
+
+const HEADER_CRC64 = 'x-oss-hash-crc64ecma';
+const FORBID_OVERWRITE = { 'x-oss-forbid-overwrite': 'true' } as const;
+
+/**
+ * Headers a caller may set on archived objects. Anything else is a programmer error: Content-Length and the
+ * forbid-overwrite flag are this module's to set, and an unknown header is more likely a typo than a wish.
+ */
+const ALLOWED_HEADER = new RegExp(
+  '^(x-oss-meta-[a-z0-9-]+|x-oss-storage-class|x-oss-server-side-encryption|x-oss-server-side-encryption-key-id|' +
+    'x-oss-server-side-data-encryption|x-oss-tagging|x-oss-object-acl|content-type|content-encoding|' +
+    'content-disposition|cache-control|expires)$',
+);
+
+/** The part of the ali-oss client this module uses, typed as the SDK source (lib/object.js, multipart.js) behaves. */
+interface OssResponse {
+  status: number;
+  headers: Record<string, string | undefined>;
+}
+interface OssClient {
+  putStream(name: string, stream: Readable, options: { contentLength: number; headers: Record<string, string> }): Promise<{ res: OssResponse }>;
+  put(name: string, content: Buffer, options: { mime?: string; headers: Record<string, string> }): Promise<{ res: OssResponse }>;
+  head(name: string): Promise<{ status: number; meta: Record<string, string> | null; res: OssResponse }>;
+  get(name: string): Promise<{ content: Buffer; res: OssResponse }>;
+  delete(name: string): Promise<{ res: OssResponse }>;
+  listV2(
+    query: { prefix: string; 'max-keys': number; 'continuation-token'?: string },
+    options: Record<string, never>,
+  ): Promise<{ objects: { name: string; size: number }[]; isTruncated: boolean; nextContinuationToken: string | null }>;
+  initMultipartUpload(name: string, options: { headers: Record<string, string> }): Promise<{ uploadId: string }>;
+  /** `file` may be a Readable: ali-oss's _createStream passes it through untouched. */
+  uploadPart(name: string, uploadId: string, partNo: number, file: Readable, start: number, end: number): Promise<{ etag: string; res: OssResponse }>;
+  completeMultipartUpload(
+    name: string,
+    uploadId: string,
+    parts: { number: number; etag: string }[],
+    options: { headers: Record<string, string> },
+  ): Promise<{ etag?: string; res: OssResponse }>;
+  abortMultipartUpload(name: string, uploadId: string): Promise<unknown>;
+}
+
+/** What ali-oss puts on the errors it throws (client.js requestError); everything optional because urllib's own errors lack some. */
+interface AliOssError {
+  name?: string;
+  message?: string;
+  code?: string;
+  status?: number;
+  requestId?: string;
+}
+
+interface ResolvedOptions extends Required<Omit<OssStoreOptions, 'region' | 'timeoutMs'>> {
+  region?: string;
+  timeoutMs?: number;
+}
+
+export function createOssStore(options: OssStoreOptions): OssStore {
+  const opts = resolveOptions(options);
+  const client = createClient(opts);
+
+  async function putStream(key: string, body: Readable, put: PutStreamOptions): Promise<PutResult> {
+    assertSize(put.size);
+    const headers = archiveHeaders(put.headers, put.forbidOverwrite);
+    throwIfAborted(put.signal);
+    const guarded = guardLength(body, put.size, put.signal);
+    try {
+      if (put.size <= opts.multipartThresholdBytes) return await putSimple(key, guarded, put.size, headers);
+      return await putMultipart(key, guarded, put.size, headers, put.forbidOverwrite, put.signal);
+    } catch (err) {
+      throw guarded.failure() ?? err;
+    } finally {
+      guarded.dispose();
+    }
+  }
+
+  async function putSimple(key: string, guarded: GuardedBody, size: number, headers: Record<string, string>): Promise<PutResult> {
+    const res = await callOss('PutObject', key, async () => {
+      if (size === 0) {
+        // ali-oss treats contentLength 0 as "unknown" and switches to chunked: send an empty Buffer instead,
+        // once the guard has confirmed the body really is empty.
+        for await (const _chunk of guarded.stream) void _chunk;
+        return (await client.put(key, Buffer.alloc(0), { headers })).res;
+      }
+      return (await client.putStream(key, guarded.stream, { contentLength: size, headers })).res;
+    });
+    return { etag: unquote(res.headers.etag), crc64: res.headers[HEADER_CRC64] };
+  }
+
+  async function putMultipart(
+    key: string,
+    guarded: GuardedBody,
+    size: number,
+    headers: Record<string, string>,
+    forbidOverwrite: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<PutResult> {
+    // forbid-overwrite on Initiate fails fast before any byte is sent; on Complete it closes the race.
+    const { uploadId } = await callOss('InitiateMultipartUpload', key, () => client.initMultipartUpload(key, { headers }));
+    try {
+      // A part buffer never larger than the object: a 150 KB object past a 100 KB threshold needs no 8 MB buffer.
+      const partSize = Math.min(size, choosePartSize(size, opts.partSizeBytes));
+      const parts = await uploadPartsFromStream(key, uploadId, guarded, partSize, signal);
+      throwIfAborted(signal);
+      const completeHeaders: Record<string, string> = forbidOverwrite ? { ...FORBID_OVERWRITE } : {};
+      const done = await callOss('CompleteMultipartUpload', key, () =>
+        client.completeMultipartUpload(key, uploadId, parts, { headers: completeHeaders }),
+      );
+      const crc64 = done.res.headers[HEADER_CRC64] ?? (await head(key))?.crc64;
+      return { etag: unquote(done.etag ?? done.res.headers.etag), crc64 };
+    } catch (err) {
+      await abortQuietly(key, uploadId);
+      throw err;
+    }
+  }
+
+  async function uploadPartsFromStream(
+    key: string,
+    uploadId: string,
+    guarded: GuardedBody,
+    partSize: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ number: number; etag: string }[]> {
+    const pool = new PartBufferPool(partSize, opts.maxPartsInMemory);
+    const uploaded: { number: number; etag: string }[] = [];
+    const inFlight = new Set<Promise<void>>();
+    const partStreams = new Set<Readable>();
+    let failure: { error: unknown } | undefined;
+    // In-flight part requests are cut short too, so an abort does not wait for a whole part to finish sending.
+    const stopPartRequests = () => partStreams.forEach((s) => s.destroy(abortReason(signal)));
+    signal?.addEventListener('abort', stopPartRequests, { once: true });
+
+    let partNumber = 0;
+    try {
+      for await (const part of splitIntoParts(guarded.stream, pool)) {
+        partNumber += 1;
+        const number = partNumber;
+        const task: Promise<void> = uploadPartWithRetry(key, uploadId, number, part.bytes, partStreams, signal)
+          .then((etag) => void uploaded.push({ number, etag }), (error: unknown) => void (failure ??= { error }))
+          .finally(() => {
+            part.release();
+            inFlight.delete(task);
+          });
+        inFlight.add(task);
+        // Backpressure: the stream is not read again until a part buffer is free.
+        while (!failure && pool.available() === 0) await Promise.race(inFlight);
+        if (failure) break;
+      }
+    } finally {
+      // Never abort the upload while parts are still being sent: OSS may keep a part that lands after the abort.
+      await Promise.allSettled(inFlight);
+      signal?.removeEventListener('abort', stopPartRequests);
+    }
+    if (failure) throw failure.error;
+    return uploaded.sort((a, b) => a.number - b.number);
+  }
+
+  async function uploadPartWithRetry(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    bytes: Buffer,
+    partStreams: Set<Readable>,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      throwIfAborted(signal);
+      // A part is a Buffer, so unlike the source stream it can be sent again.
+      const partStream = bufferStream(bytes);
+      partStreams.add(partStream);
+      try {
+        const result = await callOss('UploadPart', key, () => client.uploadPart(key, uploadId, partNumber, partStream, 0, bytes.length));
+        return result.etag;
+      } catch (err) {
+        throwIfAborted(signal);
+        if (!(err instanceof StoreError) || !err.retryable || attempt >= opts.partAttempts) throw err;
+        await sleep(opts.partRetryBaseDelayMs * 2 ** (attempt - 1), undefined, { signal });
+      } finally {
+        partStreams.delete(partStream);
+      }
+    }
+  }
+
+  async function abortQuietly(key: string, uploadId: string): Promise<void> {
+    try {
+      await client.abortMultipartUpload(key, uploadId);
+    } catch {
+      // Best effort: the original failure matters more, and a bucket lifecycle rule sweeps leftover parts.
+    }
+  }
+
+  async function head(key: string): Promise<HeadResult | null> {
+    const result = await nullIfNoSuchKey(callOss('HeadObject', key, () => client.head(key)));
+    if (!result) return null;
+    const headers = result.res.headers;
+    return {
+      size: Number(headers['content-length'] ?? 0),
+      etag: unquote(headers.etag),
+      crc64: headers[HEADER_CRC64],
+      meta: { ...(result.meta ?? {}) },
+    };
+  }
+
+  async function getText(key: string): Promise<string | null> {
+    const result = await nullIfNoSuchKey(callOss('GetObject', key, () => client.get(key)));
+    return result ? result.content.toString('utf8') : null;
+  }
+
+  async function putText(key: string, body: string, put?: { forbidOverwrite?: boolean }): Promise<void> {
+    const headers: Record<string, string> = put?.forbidOverwrite ? { ...FORBID_OVERWRITE } : {};
+    await callOss('PutObject', key, () => client.put(key, Buffer.from(body, 'utf8'), { mime: 'application/json', headers }));
+  }
+
+  async function deleteObject(key: string): Promise<void> {
+    await callOss('DeleteObject', key, () => client.delete(key));
+  }
+
+  async function* list(prefix: string): AsyncGenerator<{ key: string; size: number }> {
+    let continuationToken: string | undefined;
+    do {
+      const token = continuationToken;
+      const page = await callOss('ListObjectsV2', prefix, () =>
+        client.listV2({ prefix, 'max-keys': opts.listPageSize, ...(token ? { 'continuation-token': token } : {}) }, {}),
+      );
+      for (const object of page.objects) yield { key: object.name, size: object.size };
+      continuationToken = page.isTruncated ? page.nextContinuationToken ?? undefined : undefined;
+    } while (continuationToken);
+  }
+
+  return { bucket: opts.bucket, putStream, head, getText, putText, delete: deleteObject, list };
+}
+
+// --- configuration ---
+
+function resolveOptions(options: OssStoreOptions): ResolvedOptions {
+  const resolved: ResolvedOptions = {
+    maxPartsInMemory: 2,
+    partAttempts: 3,
+    partRetryBaseDelayMs: 200,
+    listPageSize: 1000,
+    ...options,
+  };
+  const problems: string[] = [];
+  if (!resolved.bucket) problems.push('bucket is empty');
+  if (!resolved.credentials?.accessKeyId || !resolved.credentials.accessKeySecret) problems.push('credentials need accessKeyId and accessKeySecret');
+  let endpointHost = '';
+  try {
+    endpointHost = new URL(resolved.endpoint).hostname;
+  } catch {
+    problems.push(`endpoint must be an absolute http(s) URL`);
+  }
+  if (resolved.pathStyle && isIP(endpointHost.replace(/^\[|\]$/g, ''))) {
+    // ali-oss sends an IP endpoint's requests with Host `<bucket>.<region host>` whatever sldEnable says.
+    problems.push('pathStyle needs a host name endpoint (e.g. http://localhost:PORT): ali-oss addresses an IP endpoint virtual-host style');
+  }
+  if (!isIntIn(resolved.multipartThresholdBytes, 0, MAX_SIMPLE_PUT_BYTES)) problems.push(`multipartThresholdBytes must be an integer in 0..${MAX_SIMPLE_PUT_BYTES}`);
+  if (!isIntIn(resolved.partSizeBytes, MIN_PART_BYTES, MAX_PART_BYTES)) problems.push(`partSizeBytes must be an integer in ${MIN_PART_BYTES}..${MAX_PART_BYTES}`);
+  if (!isIntIn(resolved.maxPartsInMemory, 1, 16)) problems.push('maxPartsInMemory must be an integer in 1..16');
+  if (!isIntIn(resolved.partAttempts, 1, 10)) problems.push('partAttempts must be an integer in 1..10');
+  if (!isIntIn(resolved.partRetryBaseDelayMs, 0, 60_000)) problems.push('partRetryBaseDelayMs must be an integer in 0..60000');
+  if (!isIntIn(resolved.listPageSize, 1, 1000)) problems.push('listPageSize must be an integer in 1..1000');
+  if (resolved.timeoutMs !== undefined && !isIntIn(resolved.timeoutMs, 1, 24 * 3600 * 1000)) problems.push('timeoutMs must be a positive integer');
+  if (problems.length) throw new TypeError(`Invalid OSS store options: ${problems.join('; ')}`);
+  return resolved;
+}
+
+function createClient(opts: ResolvedOptions): OssClient {
+  const { accessKeyId, accessKeySecret, securityToken } = opts.credentials;
+  const client = new OSS({
+    bucket: opts.bucket,
+    endpoint: opts.endpoint,
+    ...(opts.region ? { region: opts.region } : {}),
+    secure: opts.endpoint.startsWith('https:'),
+    accessKeyId,
+    accessKeySecret,
+    ...(securityToken
+      ? {
+          stsToken: securityToken,
+          // The store is built per invocation from that invocation's STS keys, so no refresh function; naming the
+          // interval only silences ali-oss's console warning about its absence.
+          refreshSTSTokenInterval: 5 * 60 * 1000,
+        }
+      : {}),
+    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
+  });
+  // Path-style addressing: ali-oss's "second level domain" mode.
+  if (opts.pathStyle) (client as unknown as { setSLDEnabled(enable: boolean): void }).setSLDEnabled(true);
+  return client as unknown as OssClient;
+}
+
+function isIntIn(value: number, min: number, max: number): boolean {
+  return Number.isSafeInteger(value) && value >= min && value <= max;
+}
+
+function assertSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) throw new TypeError(`putStream size must be a non-negative integer, got ${size}`);
+}
+
+function archiveHeaders(headers: Record<string, string> | undefined, forbidOverwrite: boolean): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!ALLOWED_HEADER.test(name.toLowerCase())) throw new TypeError(`putStream header ${name} is not one an archive object may carry`);
+    result[name] = value;
+  }
+  return forbidOverwrite ? { ...result, ...FORBID_OVERWRITE } : result;
+}
+
+/** At least the preferred size, and large enough that the object fits in 10,000 parts. */
+function choosePartSize(objectBytes: number, preferredPartBytes: number): number {
+  return Math.max(preferredPartBytes, Math.ceil(objectBytes / MAX_PARTS));
+}
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"|"$/g, '');
+}
+
+// --- errors ---
+
+const NETWORK_STATUSES = new Set([-1, -2]);
+
+async function callOss<T>(op: string, key: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw toStoreError(err, op, key);
+  }
+}
+
+/**
+ * Maps an ali-oss (or urllib) error to StoreError. The message keeps only ali-oss's own first clause, redacted; the
+ * raw error stays as `cause`, which lib/errors.ts prints and serializes in redacted form only.
+ */
+function toStoreError(err: unknown, operation: string, key: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as AliOssError;
+  const code = e.code || e.name || 'UnknownError';
+  const status = typeof e.status === 'number' ? e.status : transportStatus(code);
+  const ids = [status === undefined ? '' : `HTTP ${status}`, e.requestId ? `RequestId ${e.requestId}` : ''].filter(Boolean).join(', ');
+  const message = `OSS ${operation} ${key} failed: ${code}${ids ? ` (${ids})` : ''}: ${briefMessage(e.message)}`;
+  const details = { key, requestId: e.requestId, cause: err };
+  if (code === 'FileAlreadyExists') return new AlreadyExistsError(message, details);
+  return new StoreError(message, { ...details, code, status, retryable: isRetryable(code, status) });
+}
+
+/** ali-oss drops the status of urllib's timeout errors; restore the -2 (timeout) / -1 (network) convention. */
+function transportStatus(code: string): number | undefined {
+  if (/Timeout/.test(code)) return -2;
+  if (/^(RequestError|ResponseError)$|^E[A-Z]+$/.test(code)) return -1;
+  return undefined;
+}
+
+function isRetryable(code: string, status: number | undefined): boolean {
+  if (status === undefined) return false;
+  if (status >= 500 || status === 408 || status === 429 || NETWORK_STATUSES.has(status)) return true;
+  // OSS answers 400 RequestTimeout when the body arrived too slowly; the network-level names come from urllib.
+  return code === 'RequestTimeout' || code === 'SlowDown';
+}
+
+/** urllib appends the URL, socket counters and response headers to its messages: keep the first clause only. */
+function briefMessage(message: string | undefined): string {
+  const firstLine = (message ?? '').split('\n')[0];
+  const withoutRequestDump = firstLine.replace(/, (GET|PUT|POST|HEAD|DELETE) \S+ -?\d+ \(connected:.*$/, '');
+  return redact(withoutRequestDump).slice(0, 300) || 'no message';
+}
+
+async function nullIfNoSuchKey<T>(pending: Promise<T>): Promise<T | null> {
+  try {
+    return await pending;
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'NoSuchKey') return null;
+    throw err;
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error) return reason;
+  const error = new Error(typeof reason === 'string' ? reason : 'The operation was aborted');
+  error.name = 'AbortError';
+  return error;
+}
+
+// --- body handling ---
+
+interface GuardedBody {
+  /** The caller's body, passed through unchanged, failing instead of ending when its length is not `size`. */
+  stream: Transform;
+  /** The reason the body did not arrive whole (abort, wrong length, or the source's own error), if so. */
+  failure(): unknown;
+  /** Stop reading the source (harmless once it has ended). */
+  dispose(): void;
+}
+
+/**
+ * Wraps the body so that OSS can never store a wrong-length object: a short body errors before the request ends,
+ * a long one as soon as the excess shows, and the final chunk is held back until the source has really ended, so
+ * the server cannot have answered 200 for `size` bytes while more were still coming.
+ */
+function guardLength(body: Readable, size: number, signal: AbortSignal | undefined): GuardedBody {
+  let failure: unknown;
+  let receivedBytes = 0;
+  let heldBack: Buffer | undefined;
+  // A short body may be a truncated source that a fresh stream fixes; a long one means `size` itself is wrong.
+  const mismatch = (short: boolean) =>
+    new StoreError(`Body is ${short ? 'shorter' : 'longer'} than the announced ${size} bytes (received ${receivedBytes}${short ? '' : '+'})`, {
+      code: 'BodySizeMismatch',
+      retryable: short,
+    });
+  const guard = new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      receivedBytes += chunk.length;
+      if (receivedBytes > size) return done((failure ??= mismatch(false)) as Error);
+      if (receivedBytes === size) {
+        heldBack = chunk;
+        return done();
+      }
+      done(null, chunk);
+    },
+    flush(done: TransformCallback) {
+      if (receivedBytes < size) return done((failure ??= mismatch(true)) as Error);
+      done(null, heldBack);
+    },
+  });
+  // Not pipeline(): only the source's own errors count as body failures, not the premature close that ali-oss
+  // causes on the guard when OSS answers with an error before the body is sent.
+  body.on('error', (err) => {
+    failure ??= err;
+    guard.destroy(err);
+  });
+  body.pipe(guard);
+  const onAbort = () => {
+    failure = abortReason(signal);
+    guard.destroy(failure as Error);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    stream: guard,
+    failure: () => (signal?.aborted ? abortReason(signal) : failure),
+    dispose: () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (!guard.readableEnded) guard.destroy();
+      if (!body.readableEnded) body.destroy();
+    },
+  };
+}
+
+function bufferStream(bytes: Buffer): Readable {
+  return new Readable({
+    read() {
+      this.push(bytes);
+      this.push(null);
+    },
+  });
+}
+
+/** Part buffers allocated once and reused, so memory does not depend on when the GC frees old parts. */
+class PartBufferPool {
+  private readonly free: Buffer[] = [];
+  private allocated = 0;
+  constructor(
+    private readonly partBytes: number,
+    private readonly capacity: number,
+  ) {}
+
+  available(): number {
+    return this.free.length + (this.capacity - this.allocated);
+  }
+
+  acquire(): Buffer {
+    const reused = this.free.pop();
+    if (reused) return reused;
+    if (this.allocated >= this.capacity) throw new Error('PartBufferPool exhausted: the reader ran ahead of the uploads');
+    this.allocated += 1;
+    return Buffer.allocUnsafeSlow(this.partBytes);
+  }
+
+  release(buffer: Buffer): void {
+    this.free.push(buffer);
+  }
+}
+
+interface FilledPart {
+  bytes: Buffer;
+  release(): void;
+}
+
+/** Cuts the stream into parts of the pool's size (the last one shorter), copying each byte once. */
+async function* splitIntoParts(source: AsyncIterable<Buffer>, pool: PartBufferPool): AsyncGenerator<FilledPart> {
+  let part: Buffer | undefined;
+  let filled = 0;
+  const emit = (buffer: Buffer, length: number): FilledPart => ({ bytes: buffer.subarray(0, length), release: () => pool.release(buffer) });
+  for await (const chunk of source) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (!part) {
+        part = pool.acquire();
+        filled = 0;
+      }
+      const copied = chunk.copy(part, filled, offset);
+      filled += copied;
+      offset += copied;
+      if (filled === part.length) {
+        const full = part;
+        part = undefined;
+        yield emit(full, full.length);
+      }
+    }
+  }
+  if (part && filled > 0) yield emit(part, filled);
+}
