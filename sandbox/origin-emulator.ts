@@ -138,7 +138,7 @@ function resolveRange(header: string | undefined, size: number): { start: number
     return { start: Math.max(0, size - suffix), end: size };
   }
   const start = Number(m[1]);
-  const last = m[2] === '' ? size - 1 : Number(m[2]);
+  const last = m[2] === '' ? Infinity : Number(m[2]);
   if (last < start) return null;
   if (start >= size) return 'unsatisfiable';
   return { start, end: Math.min(last, size - 1) + 1 };
@@ -236,55 +236,58 @@ export async function startOriginEmulator(opts: OriginEmulatorOptions = {}): Pro
     return true;
   }
 
-  /** Waits `ms`, cut short when the emulator closes so close() never waits on a stall. */
-  function pause(ms: number): Promise<void> {
+  /** Waits `ms`, cut short when the client goes away or the emulator closes, so nothing waits on a dead stall. */
+  function pause(res: http.ServerResponse, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const finish = (): void => {
         clearTimeout(timer);
         pendingStalls.delete(finish);
+        res.off('close', finish);
         resolve();
       };
       const timer = setTimeout(finish, ms);
       pendingStalls.add(finish);
+      res.on('close', finish);
     });
   }
 
   async function sendBody(res: http.ServerResponse, file: StoredFile, start: number, end: number, fault?: BodyFault): Promise<void> {
     const body = sourceStream(file.source, start, end);
     let sentBytes = 0;
-    let stallPending = fault?.kind === 'stall';
-    try {
-      if (stallPending && fault!.afterBytes === 0) {
-        res.flushHeaders();
-        await pause((fault as { ms: number }).ms);
-        stallPending = false;
+    let strikeAtBytes = fault ? fault.afterBytes : Infinity;
+    /** Misbehaves as the fault says, once; true when the body may go on (after a stall). */
+    const strike = async (lastChunk: Buffer): Promise<boolean> => {
+      strikeAtBytes = Infinity;
+      // The bytes before the fault must have left, or a reset would swallow them and a cut would be ambiguous.
+      await flushed(res, lastChunk);
+      if (!fault) return true;
+      switch (fault.kind) {
+        case 'cut':
+          res.socket?.end();
+          return false;
+        case 'reset':
+          res.socket?.resetAndDestroy();
+          return false;
+        case 'stall':
+          await pause(res, fault.ms);
+          return !res.destroyed;
       }
+    };
+    try {
+      if (strikeAtBytes === 0 && !(await strike(Buffer.alloc(0)))) return;
       for await (const piece of body as AsyncIterable<Buffer>) {
         let chunk = piece;
         while (chunk.length > 0) {
           if (res.destroyed) return;
-          const faultAt = fault && (fault.kind !== 'stall' || stallPending) ? fault.afterBytes : Infinity;
-          const headBytes = Math.min(chunk.length, Math.max(0, faultAt - sentBytes));
-          const head = chunk.subarray(0, headBytes);
-          chunk = chunk.subarray(headBytes);
+          const head = chunk.subarray(0, strikeAtBytes - sentBytes);
+          chunk = chunk.subarray(head.length);
           stats.bytesServed += head.length;
           sentBytes += head.length;
-          if (sentBytes < faultAt) {
+          if (sentBytes < strikeAtBytes) {
             if (!res.write(head) && !(await drained(res))) return;
-            continue;
-          }
-          // The fault's byte count is reached: make sure those bytes left before misbehaving.
-          await flushed(res, head);
-          if (fault!.kind === 'cut') {
-            res.socket?.end();
+          } else if (!(await strike(head))) {
             return;
           }
-          if (fault!.kind === 'reset') {
-            res.socket?.resetAndDestroy();
-            return;
-          }
-          await pause(fault!.ms);
-          stallPending = false;
         }
       }
     } finally {
