@@ -133,11 +133,18 @@ const missingParameter = (name: string): ApiError =>
 const invalidParameter = (name: string, why: string): ApiError =>
   new ApiError(400, 'InvalidParameter', `Specified parameter ${name} is not valid: ${why}.`);
 
+const actionNotFound = (): ApiError =>
+  new ApiError(404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.');
+
 const throttlingUser = (): ApiError =>
   new ApiError(400, 'Throttling.User', 'Request was denied due to user flow control.');
 
 const internalError = (): ApiError =>
-  new ApiError(500, 'InternalError', 'The request processing has failed due to some unknown error, exception or failure.');
+  new ApiError(
+    500,
+    'InternalError',
+    'The request processing has failed due to some unknown error, exception or failure.',
+  );
 
 interface Answer {
   status: number;
@@ -156,7 +163,9 @@ function errorAnswer(error: ApiError, requestId: string): Answer {
     HostId: HOST_ID,
     Code: error.code,
     Message: error.message,
-    Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(error.code)}&product=live&requestId=${requestId}`,
+    Recommend:
+      `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(error.code)}` +
+      `&product=live&requestId=${requestId}`,
   });
 }
 
@@ -225,7 +234,8 @@ function logPath(domain: string, hourStartMs: number, name: string): string {
   const iso = new Date(hourStartMs).toISOString(); // yyyy-MM-ddTHH:...
   const day = iso.slice(0, 10).replace(/-/g, '_');
   const hourDir = `${iso.slice(11, 13)}00`;
-  return `/push_proxy/${domainPathHash(domain)}/${encodeURIComponent(domain)}/${day}/${hourDir}/${encodeURIComponent(name)}`;
+  const encodedName = encodeURIComponent(name);
+  return `/push_proxy/${domainPathHash(domain)}/${encodeURIComponent(domain)}/${day}/${hourDir}/${encodedName}`;
 }
 
 class LogCatalogue {
@@ -353,7 +363,7 @@ async function parseRequest(req: IncomingMessage): Promise<ParsedRequest> {
   }
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   if (url.pathname !== '/') {
-    throw new ApiError(404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.');
+    throw actionNotFound();
   }
   const params: Params = Object.create(null) as Params;
   const addFirst = (source: URLSearchParams, target: Params): void => {
@@ -495,7 +505,8 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
         throw new ApiError(400, 'InvalidSecurityToken.Malformed', 'The Security Token is malformed or missing.');
       }
       if (token !== account.securityToken) {
-        throw new ApiError(400, 'InvalidSecurityToken.Mismatch', 'The Security Token is mismatched with the Access Key.');
+        const message = 'The Security Token is mismatched with the Access Key.';
+        throw new ApiError(400, 'InvalidSecurityToken.Mismatch', message);
       }
     }
     if (requireParam(params, 'SignatureMethod') !== 'HMAC-SHA1' || requireParam(params, 'SignatureVersion') !== '1.0') {
@@ -591,7 +602,7 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
     }
     const handler = Object.hasOwn(actions, action) ? actions[action] : undefined;
     if (!handler) {
-      throw new ApiError(404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.');
+      throw actionNotFound();
     }
     authenticate(method, params);
     return handler(params, requestId);
