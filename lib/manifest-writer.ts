@@ -1,0 +1,87 @@
+/**
+ * Writes one (domain, hour) manifest as files complete, without a write per file: while a write is in flight,
+ * later changes wait and go out together in the next one, and writes are spaced by `minIntervalMs`.
+ * A crash therefore loses at most the entries of the last interval; their objects are still found by the
+ * next run (create-only PUT answers FileAlreadyExists, or the rebuild listing sees them).
+ */
+import { serializeManifest } from './manifest';
+import type { Manifest, ObjectStore } from './types';
+
+export class ManifestWriter {
+  private dirty = false;
+  private inFlight: Promise<void> | null = null;
+  private lastWriteMs = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private lastError: unknown = null;
+  writes = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly key: string,
+    private readonly manifest: () => Manifest,
+    private readonly minIntervalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Note that the manifest changed; a write follows soon. */
+  markDirty(): void {
+    this.dirty = true;
+    this.schedule();
+  }
+
+  /** Write whatever is pending now and wait for it, retrying a failed final write a few times. */
+  async flush(attempts = 4): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      this.clearTimer();
+      while (this.inFlight) await this.inFlight;
+      this.clearTimer();
+      if (!this.dirty) return;
+      await this.writeNow();
+      this.clearTimer();
+      if (!this.dirty) return;
+      if (attempt >= attempts) throw this.lastError;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer || this.inFlight) return;
+    const waitMs = Math.max(0, this.lastWriteMs + this.minIntervalMs - this.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.writeNow();
+    }, waitMs);
+    this.timer.unref?.();
+  }
+
+  private writeNow(): Promise<void> {
+    this.dirty = false;
+    this.lastWriteMs = this.now();
+    const body = serializeManifest(this.manifest());
+    this.inFlight = this.store
+      .putText(this.key, body)
+      .then(
+        () => {
+          this.writes++;
+          this.lastError = null;
+        },
+        (err) => {
+          // Keep the change pending: the next write (or the final flush) carries it.
+          this.dirty = true;
+          this.lastError = err;
+        },
+      )
+      .finally(() => {
+        this.inFlight = null;
+        if (this.dirty && this.timer === null) this.schedule();
+      });
+    return this.inFlight;
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * One archive run: list each domain's window once, then per (domain, hour): read the manifest, transfer what
+ * it does not prove archived (bounded concurrency, deadline), and write the manifest as files complete.
+ */
+import type { DownloadResponse } from './download';
+import { redactError } from './redact';
+import { archiveKey, manifestKey } from './keys';
+import type { LiveLister } from './live-client';
+import type { Logger } from './log';
+import {
+  addRun,
+  emptyManifest,
+  isArchived,
+  parseManifest,
+  recordArchived,
+  recordConflict,
+  recordFailed,
+} from './manifest';
+import { ManifestWriter } from './manifest-writer';
+import { mapPool } from './pool';
+import { ReportBuilder } from './report';
+import { isoHour } from './time';
+import { transferFile, type TransferOutcome } from './transfer';
+import type { HourReport, LogFile, Manifest, ObjectStore, RunReport } from './types';
+
+export interface ArchiveWork {
+  action: string;
+  domains: string[];
+  /** Hour-aligned window to list and archive: [startMs, endMs). */
+  startMs: number;
+  endMs: number;
+}
+
+export interface RunDeps {
+  lister: LiveLister;
+  store: ObjectStore;
+  openDownload: (url: string, signal?: AbortSignal) => Promise<DownloadResponse>;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface RunSettings {
+  runId: string;
+  archivePrefix: string;
+  statePrefix: string;
+  keyTemplate: string;
+  /** Headers every archived object carries: storage class, encryption, tagging. */
+  objectHeaders: Record<string, string>;
+  concurrency: number;
+  maxAttempts: number;
+  /** No transfer starts after this; the files left are reported as remaining. */
+  stopStartingAtMs: number;
+  manifestWriteIntervalMs?: number;
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  signal?: AbortSignal;
+}
+
+interface HourJob {
+  domain: string;
+  hourStartMs: number;
+  files: LogFile[];
+  manifest: Manifest;
+  changed: boolean;
+  writer: ManifestWriter;
+  report: HourReport;
+  startedMs: number;
+}
+
+const LISTING_CONCURRENCY = 4;
+const MANIFEST_IO_CONCURRENCY = 8;
+
+export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: RunSettings): Promise<RunReport> {
+  const now = deps.now ?? Date.now;
+  const startedMs = now();
+  const report = new ReportBuilder({ runId: settings.runId, action: work.action, startedAtMs: startedMs });
+  const log = deps.logger.child({ runId: settings.runId });
+
+  const listed = await listDomains(work, deps, report);
+  const jobs = await prepareHours(listed, deps, settings, report, now);
+
+  const pending: Array<{ job: HourJob; file: LogFile }> = [];
+  for (const job of jobs) {
+    for (const file of job.files) {
+      if (isArchived(job.manifest, file.name, file.size)) job.report.alreadyArchived++;
+      else pending.push({ job, file });
+    }
+  }
+  log.info('run planned', { hours: jobs.length, pending: pending.length });
+
+  await mapPool(pending, settings.concurrency, async ({ job, file }) => {
+    if (now() >= settings.stopStartingAtMs || settings.signal?.aborted) {
+      job.report.remaining++;
+      return;
+    }
+    const key = archiveKey(settings.keyTemplate, settings.archivePrefix, file);
+    const outcome = await transferFile(
+      file,
+      {
+        store: deps.store,
+        openDownload: deps.openDownload,
+        refreshUrl: (f) => refreshUrl(deps.lister, f, settings.signal),
+      },
+      {
+        key,
+        headers: objectHeaders(settings.objectHeaders, file),
+        maxAttempts: settings.maxAttempts,
+        baseDelayMs: settings.retryBaseDelayMs ?? 500,
+        maxDelayMs: settings.retryMaxDelayMs ?? 10_000,
+        deadlineMs: settings.stopStartingAtMs,
+        signal: settings.signal,
+      },
+    );
+    record(job, file, key, outcome, report, now);
+    if (outcome.status === 'failed') log.warn('file failed', { domain: file.domain, file: file.name, reason: outcome.reason });
+  });
+
+  for (const job of jobs) {
+    job.report.durationMs = now() - job.startedMs;
+    if (!job.changed) continue;
+    addRun(job.manifest, {
+      runId: settings.runId,
+      at: new Date(now()).toISOString(),
+      archived: job.report.archivedNow + job.report.alreadyArchived,
+      failed: job.report.failed + job.report.conflicts,
+    });
+    job.writer.markDirty();
+  }
+  await mapPool(jobs, MANIFEST_IO_CONCURRENCY, async (job) => {
+    try {
+      await job.writer.flush();
+    } catch (err) {
+      report.error(`manifest for ${job.domain} ${isoHour(job.hourStartMs)} could not be written: ${redactError(err)}`);
+    }
+  });
+  return report.build(now());
+}
+
+async function listDomains(work: ArchiveWork, deps: RunDeps, report: ReportBuilder): Promise<LogFile[]> {
+  const results = await mapPool(work.domains, LISTING_CONCURRENCY, (domain) =>
+    deps.lister.list(domain, work.startMs, work.endMs),
+  );
+  const files: LogFile[] = [];
+  results.forEach((result, i) => {
+    const domain = work.domains[i];
+    if (result.status === 'rejected') {
+      report.error(`listing ${domain} failed: ${redactError(result.reason)}`);
+      return;
+    }
+    for (const rejected of result.value.rejected) {
+      report.failure({ domain, hour: '', name: rejected.name, reason: `rejected from the listing: ${rejected.reason}` });
+    }
+    for (const file of result.value.files) {
+      // The API may answer with files just outside the asked window; another run owns those hours.
+      if (file.hourStartMs >= work.startMs && file.hourStartMs < work.endMs) files.push(file);
+    }
+  });
+  return files;
+}
+
+async function prepareHours(
+  files: LogFile[],
+  deps: RunDeps,
+  settings: RunSettings,
+  report: ReportBuilder,
+  now: () => number,
+): Promise<HourJob[]> {
+  const byHour = new Map<string, LogFile[]>();
+  for (const file of files) {
+    const id = `${file.domain}\u0000${file.hourStartMs}`;
+    const list = byHour.get(id);
+    if (list) list.push(file);
+    else byHour.set(id, [file]);
+  }
+  const groups = [...byHour.values()].sort(
+    (a, b) => a[0].domain.localeCompare(b[0].domain) || a[0].hourStartMs - b[0].hourStartMs,
+  );
+  const jobs = await mapPool(groups, MANIFEST_IO_CONCURRENCY, async (hourFiles) => {
+    const { domain, hourStartMs } = hourFiles[0];
+    const hourReport = report.hour(domain, hourStartMs);
+    hourReport.listed = hourFiles.length;
+    const key = manifestKey(settings.statePrefix, domain, hourStartMs);
+    const job: HourJob = {
+      domain,
+      hourStartMs,
+      files: hourFiles.sort((a, b) => a.name.localeCompare(b.name)),
+      manifest: emptyManifest(domain, hourStartMs),
+      changed: false,
+      writer: undefined as unknown as ManifestWriter,
+      report: hourReport,
+      startedMs: now(),
+    };
+    job.writer = new ManifestWriter(deps.store, key, () => job.manifest, settings.manifestWriteIntervalMs ?? 2000);
+    const loaded = await loadManifest(deps.store, key, domain, hourStartMs);
+    if (loaded.manifest) {
+      job.manifest = loaded.manifest;
+    } else {
+      if (loaded.problem) report.warning(`manifest ${key} ${loaded.problem}: rebuilding it from the archive`);
+      await rebuildFromArchive(job, deps.store, settings, now);
+    }
+    return job;
+  });
+  const ready: HourJob[] = [];
+  jobs.forEach((result, i) => {
+    if (result.status === 'fulfilled') {
+      ready.push(result.value);
+      return;
+    }
+    const { domain, hourStartMs } = groups[i][0];
+    const hourReport = report.hour(domain, hourStartMs);
+    hourReport.failed += groups[i].length;
+    report.error(`state of ${domain} ${isoHour(hourStartMs)} could not be read: ${redactError(result.reason)}`);
+  });
+  return ready;
+}
+
+async function loadManifest(
+  store: ObjectStore,
+  key: string,
+  domain: string,
+  hourStartMs: number,
+): Promise<{ manifest?: Manifest; problem?: string }> {
+  const text = await store.getText(key);
+  if (text === null) return {};
+  const parsed = parseManifest(text, { domain, hourStartMs });
+  if ('corrupt' in parsed) return { problem: `is unreadable (${parsed.corrupt})` };
+  return { manifest: parsed };
+}
+
+/**
+ * No usable manifest: the archive itself says what is done. An object exists only if a complete, size-checked
+ * PUT committed it, so an object of the listed size counts as archived. One listing of the hour's prefix when
+ * the key template puts the name last (the default); a HEAD per file otherwise.
+ */
+async function rebuildFromArchive(job: HourJob, store: ObjectStore, settings: RunSettings, now: () => number) {
+  const keyOf = (file: LogFile) => archiveKey(settings.keyTemplate, settings.archivePrefix, file);
+  const sizes = new Map<string, number>();
+  if (settings.keyTemplate.endsWith('{name}')) {
+    const probe = keyOf(job.files[0]);
+    const prefix = probe.slice(0, probe.length - job.files[0].name.length);
+    for await (const obj of store.list(prefix)) sizes.set(obj.key, obj.size);
+  } else {
+    await mapPool(job.files, MANIFEST_IO_CONCURRENCY, async (file) => {
+      const head = await store.head(keyOf(file));
+      if (head) sizes.set(keyOf(file), head.size);
+    });
+  }
+  for (const file of job.files) {
+    const key = keyOf(file);
+    const size = sizes.get(key);
+    if (size === undefined) continue;
+    if (size === file.size) {
+      recordArchived(job.manifest, entryFor(file, key, now, {}));
+    } else {
+      recordConflict(job.manifest, {
+        ...entryFor(file, key, now, {}),
+        error: `archive key holds ${size} bytes, the source has ${file.size}`,
+      });
+    }
+    job.changed = true;
+  }
+}
+
+function record(job: HourJob, file: LogFile, key: string, outcome: TransferOutcome, report: ReportBuilder, now: () => number) {
+  job.changed = true;
+  const hour = isoHour(file.hourStartMs);
+  switch (outcome.status) {
+    case 'archived':
+      job.report.archivedNow++;
+      job.report.bytesArchived += outcome.bytes;
+      recordArchived(job.manifest, entryFor(file, key, now, { crc64: outcome.crc64, attempts: outcome.attempts }));
+      break;
+    case 'already-archived':
+      job.report.alreadyArchived++;
+      recordArchived(job.manifest, entryFor(file, key, now, { crc64: outcome.crc64, attempts: outcome.attempts }));
+      break;
+    case 'conflict':
+      job.report.conflicts++;
+      recordConflict(job.manifest, { ...entryFor(file, key, now, { attempts: outcome.attempts }), error: outcome.reason });
+      report.failure({ domain: file.domain, hour, name: file.name, reason: `conflict: ${outcome.reason}` });
+      break;
+    case 'failed':
+      job.report.failed++;
+      recordFailed(job.manifest, { ...entryFor(file, key, now, { attempts: outcome.attempts }), error: outcome.reason });
+      report.failure({ domain: file.domain, hour, name: file.name, reason: outcome.reason });
+      break;
+  }
+  job.writer.markDirty();
+}
+
+function entryFor(file: LogFile, key: string, now: () => number, extra: { crc64?: string; attempts?: number }) {
+  return {
+    name: file.name,
+    key,
+    size: file.size,
+    crc64: extra.crc64,
+    sourceStart: new Date(file.startMs).toISOString(),
+    sourceEnd: new Date(file.endMs).toISOString(),
+    attempts: extra.attempts ?? 0,
+    at: new Date(now()).toISOString(),
+  };
+}
+
+function objectHeaders(base: Record<string, string>, file: LogFile): Record<string, string> {
+  return {
+    ...base,
+    'x-oss-meta-source-size': String(file.size),
+    'x-oss-meta-source-start': new Date(file.startMs).toISOString(),
+    'x-oss-meta-source-end': new Date(file.endMs).toISOString(),
+  };
+}
+
+async function refreshUrl(lister: LiveLister, file: LogFile, signal?: AbortSignal): Promise<string | null> {
+  const fresh = await lister.list(file.domain, file.hourStartMs, file.hourStartMs + 3_600_000, signal);
+  return fresh.files.find((f) => f.name === file.name)?.url ?? null;
+}

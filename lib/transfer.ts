@@ -1,0 +1,145 @@
+/**
+ * One log file from its signed URL into OSS: stream, count, checksum, write-once PUT, verify.
+ * Every attempt starts a fresh download (a stream cannot be replayed); success means OSS holds exactly LogSize
+ * bytes whose CRC-64 equals the one computed over what was downloaded.
+ */
+import { pipeline } from 'node:stream';
+import type { DownloadResponse } from './download';
+import { AlreadyExistsError, DownloadError, VerifyError, isRetryable } from './errors';
+import { MeterStream } from './meter';
+import { redactError } from './redact';
+import { retry } from './retry';
+import type { LogFile, ObjectStore } from './types';
+
+export interface TransferDeps {
+  store: ObjectStore;
+  openDownload: (url: string, signal?: AbortSignal) => Promise<DownloadResponse>;
+  /** A fresh signed URL for the file (a new listing), used after the origin answers 403. */
+  refreshUrl?: (file: LogFile) => Promise<string | null>;
+}
+
+export interface TransferOptions {
+  key: string;
+  headers: Record<string, string>;
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Never start an attempt or sleep past this. */
+  deadlineMs: number;
+  signal?: AbortSignal;
+}
+
+export type TransferOutcome =
+  | { status: 'archived'; crc64: string; bytes: number; attempts: number }
+  | { status: 'already-archived'; crc64?: string; attempts: number }
+  | { status: 'conflict'; reason: string; attempts: number }
+  | { status: 'failed'; reason: string; attempts: number };
+
+type AttemptResult =
+  | { status: 'archived'; crc64: string; bytes: number }
+  | { status: 'already-archived'; crc64?: string }
+  | { status: 'conflict'; reason: string };
+
+export async function transferFile(file: LogFile, deps: TransferDeps, opts: TransferOptions): Promise<TransferOutcome> {
+  let attempts = 0;
+  let url = file.url;
+  try {
+    const result = await retry(
+      async () => {
+        attempts++;
+        try {
+          return await attemptOnce(file, url, deps, opts);
+        } catch (err) {
+          if (err instanceof DownloadError && err.urlExpired && deps.refreshUrl) {
+            const fresh = await deps.refreshUrl(file);
+            if (fresh) url = fresh;
+          }
+          throw err;
+        }
+      },
+      {
+        attempts: opts.maxAttempts,
+        baseMs: opts.baseDelayMs,
+        maxMs: opts.maxDelayMs,
+        deadlineMs: opts.deadlineMs,
+        isRetryable,
+        signal: opts.signal,
+      },
+    );
+    return { ...result, attempts };
+  } catch (err) {
+    return { status: 'failed', reason: redactError(err), attempts };
+  }
+}
+
+async function attemptOnce(file: LogFile, url: string, deps: TransferDeps, opts: TransferOptions): Promise<AttemptResult> {
+  const download = await deps.openDownload(url, opts.signal);
+  if (download.contentLength !== undefined && download.contentLength !== file.size) {
+    download.body.destroy();
+    throw new DownloadError(
+      `origin announced ${download.contentLength} bytes but the API listed LogSize ${file.size}`,
+      { kind: 'size-mismatch', retryable: false },
+    );
+  }
+  const meter = new MeterStream(file.size);
+  // pipeline() carries a download error (reset, stall) into the meter, and so into the upload, which aborts.
+  let sourceError: unknown = null;
+  pipeline(download.body, meter, (err) => {
+    if (err) sourceError = err;
+  });
+  let put;
+  try {
+    put = await deps.store.putStream(opts.key, meter, {
+      size: file.size,
+      headers: opts.headers,
+      forbidOverwrite: true,
+      signal: opts.signal,
+    });
+  } catch (err) {
+    download.body.destroy();
+    meter.destroy();
+    if (err instanceof AlreadyExistsError) return resolveExisting(file, deps, opts.key, meter);
+    // An upload that failed because its source failed reports the source's error: that is what to retry.
+    throw sourceError ? asDownloadError(sourceError) : err;
+  }
+  if (meter.bytes !== file.size) {
+    throw new VerifyError(`stored ${meter.bytes} bytes but LogSize is ${file.size}`, { retryable: true });
+  }
+  let storedCrc = put.crc64;
+  if (!storedCrc) storedCrc = (await deps.store.head(opts.key))?.crc64;
+  if (storedCrc !== meter.crc64) {
+    // The object is write-once: a retry will meet FileAlreadyExists and end as a conflict unless the bytes match.
+    throw new VerifyError(`OSS CRC-64 ${storedCrc ?? 'missing'} differs from the downloaded bytes' ${meter.crc64}`, {
+      retryable: true,
+    });
+  }
+  return { status: 'archived', crc64: meter.crc64, bytes: meter.bytes };
+}
+
+/**
+ * The key already holds an object (an earlier run whose manifest write was lost, or a racing run). It counts as
+ * archived only if its size is LogSize and, when the download was read through, its CRC matches; anything else
+ * is a conflict, left untouched for an operator.
+ */
+async function resolveExisting(file: LogFile, deps: TransferDeps, key: string, meter: MeterStream): Promise<AttemptResult> {
+  const head = await deps.store.head(key);
+  if (!head) {
+    throw new VerifyError(`create-only PUT of ${key} was refused but the object is not there`, { retryable: true });
+  }
+  if (head.size !== file.size) {
+    return { status: 'conflict', reason: `archive key holds ${head.size} bytes, the source has ${file.size}` };
+  }
+  if (meter.complete && head.crc64 && head.crc64 !== meter.crc64) {
+    return { status: 'conflict', reason: `archive key holds other bytes (CRC-64 ${head.crc64} vs ${meter.crc64})` };
+  }
+  return { status: 'already-archived', crc64: head.crc64 };
+}
+
+function asDownloadError(err: unknown): unknown {
+  if (err instanceof DownloadError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return new DownloadError(`download broke off: ${code ?? (err as Error)?.message ?? 'unknown error'}`, {
+    kind: 'reset',
+    cause: err,
+  });
+}

@@ -1,0 +1,206 @@
+import { gunzipSync } from 'node:zlib';
+import type { SeedFile } from '../../sandbox/contracts';
+import { expectedDigest, gzipLogFile, logName, logOriginPath } from '../../sandbox/logdata';
+import { isoHour } from '../../lib/time';
+import { startHarness, previousHourMs, type Harness } from '../support/harness';
+
+const DOMAINS = ['a.example.com', 'b.example.com', 'c.example.com'];
+const BUCKET = 'live-log-archive';
+
+function keyFor(domain: string, hourStartMs: number, name: string): string {
+  const iso = isoHour(hourStartMs); // 2026-11-27T09:00:00Z
+  const [date, time] = iso.split('T');
+  const [yyyy, MM, dd] = date.split('-');
+  return `live-logs/${domain}/${yyyy}/${MM}/${dd}/${time.slice(0, 2)}/${name}`;
+}
+
+function manifestKeyFor(domain: string, hourStartMs: number): string {
+  const iso = isoHour(hourStartMs);
+  const [date, time] = iso.split('T');
+  const [yyyy, MM, dd] = date.split('-');
+  return `live-logs-state/manifests/${domain}/${yyyy}/${MM}/${dd}/${time.slice(0, 2)}.json`;
+}
+
+function seedMixed(h: Harness, domain: string, hourStartMs: number): SeedFile[] {
+  const files: SeedFile[] = [
+    { name: logName(domain, hourStartMs, 0), source: { content: gzipLogFile({ domain, hourStartMs, lines: 50 }) } },
+    { name: logName(domain, hourStartMs, 1), source: { content: gzipLogFile({ domain, hourStartMs, lines: 2000, seed: 'x' }) } },
+    { name: logName(domain, hourStartMs, 2), source: { size: 3 * 1024 * 1024 + 17, seed: `${domain}-big` } },
+  ];
+  h.cloud.live.seedLogs(domain, hourStartMs, files);
+  return files;
+}
+
+describe('archiving the previous hour through the real SDKs', () => {
+  let h: Harness;
+  const hour = previousHourMs();
+
+  beforeEach(async () => {
+    // A 1 MB multipart threshold puts the 3 MB file through the multipart path.
+    h = await startHarness({ domains: DOMAINS, env: { MULTIPART_THRESHOLD_MB: '1', PART_SIZE_MB: '1' } });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('archives every seeded file of every domain byte-identical under its key, and reports what it did', async () => {
+    const seeded = DOMAINS.map((d) => ({ domain: d, files: seedMixed(h, d, hour) }));
+
+    const report = await h.timer();
+
+    expect(report.ok).toBe(true);
+    expect(report.totals.archivedNow).toBe(9);
+    expect(report.totals.failed).toBe(0);
+    for (const { domain, files } of seeded) {
+      const hr = report.hours.find((x) => x.domain === domain)!;
+      expect(hr).toMatchObject({ hour: isoHour(hour), listed: 3, archivedNow: 3, alreadyArchived: 0, failed: 0 });
+      for (const f of files) {
+        const info = h.cloud.oss.head(BUCKET, keyFor(domain, hour, f.name));
+        const want = await expectedDigest(f.source);
+        expect(info).not.toBeNull();
+        expect(info!.size).toBe(want.size);
+        expect(info!.crc64).toBe(want.crc64);
+      }
+      const manifest = JSON.parse((await h.cloud.oss.readObject(BUCKET, manifestKeyFor(domain, hour))).toString());
+      expect(Object.keys(manifest.files).sort()).toEqual(files.map((f) => f.name).sort());
+      expect(Object.values(manifest.files).every((e: any) => e.status === 'archived' && e.crc64)).toBe(true);
+    }
+    const bytes = (await Promise.all(seeded.flatMap((s) => s.files.map((f) => expectedDigest(f.source))))).reduce(
+      (n, d) => n + d.size,
+      0,
+    );
+    expect(report.totals.bytesArchived).toBe(bytes);
+    // The small gzip logs are still real gzip after the trip.
+    const small = await h.cloud.oss.readObject(BUCKET, keyFor('a.example.com', hour, logName('a.example.com', hour, 0)));
+    expect(gunzipSync(small).toString()).toContain('a.example.com');
+    // The big file went multipart.
+    expect(h.cloud.oss.head(BUCKET, keyFor('a.example.com', hour, logName('a.example.com', hour, 2)))!.objectType).toBe(
+      'Multipart',
+    );
+    expect(h.cloud.origin.stats.downloadsCompleted).toBe(9);
+  });
+
+  it('makes zero downloads and changes no object on a second run', async () => {
+    DOMAINS.forEach((d) => seedMixed(h, d, hour));
+    await h.timer();
+    const before = h.cloud.oss.listKeys(BUCKET, 'live-logs/').map((k) => [k, h.cloud.oss.head(BUCKET, k)!.lastModifiedMs]);
+    const downloads = h.cloud.origin.stats.downloadsStarted;
+    h.cloud.oss.resetStats();
+
+    const report = await h.timer();
+
+    expect(h.cloud.origin.stats.downloadsStarted).toBe(downloads);
+    expect(report.totals).toMatchObject({ archivedNow: 0, alreadyArchived: 9, failed: 0 });
+    const after = h.cloud.oss.listKeys(BUCKET, 'live-logs/').map((k) => [k, h.cloud.oss.head(BUCKET, k)!.lastModifiedMs]);
+    expect(after).toEqual(before);
+    // One manifest read per (domain, hour) and nothing else.
+    expect(h.cloud.oss.stats.requests).toBe(DOMAINS.length);
+  });
+
+  it('lists past 1000 files for one hour by paging, and archives every one', async () => {
+    const domain = DOMAINS[0];
+    const files: SeedFile[] = Array.from({ length: 1203 }, (_, i) => ({
+      name: logName(domain, hour, i),
+      source: { content: Buffer.from(`log ${i}\n`) },
+    }));
+    h.cloud.live.seedLogs(domain, hour, files);
+
+    const report = await h.timer();
+
+    expect(report.totals.archivedNow).toBe(1203);
+    expect(h.cloud.oss.listKeys(BUCKET, `live-logs/${domain}/`)).toHaveLength(1203);
+    expect(h.cloud.live.stats.byDomain[domain]).toBe(2);
+    const pageSizes = h.cloud.live.stats.requests.filter((r) => r.params.DomainName === domain).map((r) => r.params.PageSize);
+    expect(pageSizes).toEqual(['1000', '1000']);
+    expect(h.cloud.live.stats.requests.every((r) => r.method === 'POST')).toBe(true);
+  });
+
+  it('handles the documented quirks: swapped times, whitespace and a newline inside LogName', async () => {
+    const domain = DOMAINS[1];
+    const clean = logName(domain, hour, 7);
+    h.cloud.live.seedLogs(domain, hour, [
+      { name: `${domain}\n${clean.slice(domain.length)}`, source: { content: Buffer.from('one') }, swapTimes: true },
+      { name: `  ${logName(domain, hour, 8)}\n`, source: { content: Buffer.from('two') } },
+    ]);
+
+    const report = await h.timer();
+
+    expect(report.totals).toMatchObject({ listed: 2, archivedNow: 2, failed: 0 });
+    expect((await h.cloud.oss.readObject(BUCKET, keyFor(domain, hour, clean))).toString()).toBe('one');
+    expect((await h.cloud.oss.readObject(BUCKET, keyFor(domain, hour, logName(domain, hour, 8)))).toString()).toBe('two');
+  });
+
+  it('retries a download cut short and ends with the file archived', async () => {
+    const domain = DOMAINS[0];
+    const name = logName(domain, hour, 0);
+    const source = { size: 400_000, seed: 'cut' };
+    h.cloud.live.seedLogs(domain, hour, [{ name, source }]);
+    h.cloud.origin.faults.cutAfter(100_000, { times: 1 });
+
+    const report = await h.timer();
+
+    expect(report.totals).toMatchObject({ archivedNow: 1, failed: 0 });
+    expect(h.cloud.oss.head(BUCKET, keyFor(domain, hour, name))!.crc64).toBe((await expectedDigest(source)).crc64);
+    expect(h.cloud.origin.stats.downloadsStarted).toBe(2);
+  });
+
+  it('records a file that keeps failing as failed, keeps it out of the archive, and archives it on a later run', async () => {
+    const domain = DOMAINS[0];
+    const name = logName(domain, hour, 0);
+    h.cloud.live.seedLogs(domain, hour, [{ name, source: { size: 200_000, seed: 'flaky' } }]);
+    h.cloud.origin.faults.resetAfter(1000, { times: 10 });
+
+    const first = await h.invoke({ action: 'archive', domain, hours: [isoHour(hour)] });
+
+    expect(first.ok).toBe(false);
+    expect(first.totals.failed).toBe(1);
+    expect(first.failures[0]).toMatchObject({ domain, name });
+    expect(h.cloud.oss.head(BUCKET, keyFor(domain, hour, name))).toBeNull();
+    const manifest = JSON.parse((await h.cloud.oss.readObject(BUCKET, manifestKeyFor(domain, hour))).toString());
+    expect(manifest.files[name]).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(manifest.files[name].lastError).toMatch(/download/i);
+
+    h.cloud.origin.faults.reset();
+    const second = await h.timer();
+    expect(second.totals).toMatchObject({ archivedNow: 1, failed: 0 });
+  });
+
+  it('rebuilds a corrupt manifest from the archive without downloading again', async () => {
+    const domain = DOMAINS[2];
+    seedMixed(h, domain, hour);
+    await h.timer();
+    await h.cloud.oss.plantObject(BUCKET, manifestKeyFor(domain, hour), Buffer.from('{"schemaVersion":1,"dom'));
+    const downloads = h.cloud.origin.stats.downloadsStarted;
+
+    const report = await h.timer();
+
+    expect(h.cloud.origin.stats.downloadsStarted).toBe(downloads);
+    expect(report.totals).toMatchObject({ alreadyArchived: 3, archivedNow: 0, failed: 0 });
+    expect(report.warnings.join(' ')).toMatch(/unreadable/);
+    const manifest = JSON.parse((await h.cloud.oss.readObject(BUCKET, manifestKeyFor(domain, hour))).toString());
+    expect(Object.values(manifest.files).every((e: any) => e.status === 'archived')).toBe(true);
+  });
+
+  it('records a conflict when the archive key already holds other bytes, and leaves them untouched', async () => {
+    const domain = DOMAINS[0];
+    const name = logName(domain, hour, 0);
+    h.cloud.live.seedLogs(domain, hour, [{ name, source: { content: Buffer.from('the real log') } }]);
+    await h.cloud.oss.plantObject(BUCKET, keyFor(domain, hour, name), Buffer.from('something else entirely'));
+    // An existing manifest that does not know the file, so the run tries the create-only PUT.
+    await h.cloud.oss.plantObject(
+      BUCKET,
+      manifestKeyFor(domain, hour),
+      Buffer.from(JSON.stringify({ schemaVersion: 1, domain, hour: isoHour(hour), files: {}, runs: [] })),
+    );
+
+    const report = await h.timer();
+
+    expect(report.totals.conflicts).toBe(1);
+    expect(report.ok).toBe(false);
+    expect((await h.cloud.oss.readObject(BUCKET, keyFor(domain, hour, name))).toString()).toBe('something else entirely');
+  });
+
+  it('uses the origin path the Live emulator hands out', () => {
+    expect(logOriginPath('a.example.com', hour, 'x.gz')).toMatch(/^\/push_proxy\//);
+  });
+});
