@@ -71,10 +71,10 @@ export const CONFIG_REFERENCE = [
   ),
   variable('DEADLINE_MARGIN_SEC', '30', null, "stop starting transfers this long before the invocation's deadline"),
   variable('LOG_LEVEL', 'info', null, 'debug, info, warn, error'),
-  variable('FC_API', 'fc3', null, 'fan-out invoker API: fc3 (Function Compute 3.0) or fc2 (2.0)'),
-  variable('FC_ENDPOINT', null, '(derived: https://{accountId}.{region}.fc.aliyuncs.com)', 'Function Compute endpoint for fan-out'),
-  variable('FC_FUNCTION_NAME', null, '(from context.function.name)', 'function to invoke for fan-out'),
-  variable('FC_SERVICE_NAME', null, '(from context.service.name)', 'FC 2.0 only'),
+  variable('FANOUT_API', 'fc3', null, 'fan-out invoker API: fc3 (Function Compute 3.0) or fc2 (2.0)'),
+  variable('FANOUT_ENDPOINT', null, '(derived: https://{accountId}.{region}.fc.aliyuncs.com)', 'Function Compute endpoint for fan-out'),
+  variable('FANOUT_FUNCTION_NAME', null, '(from context.function.name)', 'function to invoke for fan-out'),
+  variable('FANOUT_SERVICE_NAME', null, '(from context.service.name)', 'FC 2.0 only'),
   variable(
     'MAX_HOURS_PER_INVOCATION',
     '48',
@@ -167,10 +167,10 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   const liveMaxQps = r.read('LIVE_MAX_QPS', positiveNumberSchema(100), 'set it to a number above 0 and at most 100, e.g. 10');
   const deadlineMarginSec = r.read('DEADLINE_MARGIN_SEC', integerSchema(0, 3600), wholeNumberFix(0, 3600, 30));
   const logLevel = r.read('LOG_LEVEL', enumSchema(LOG_LEVELS), `set it to one of ${LOG_LEVELS.join(', ')}`);
-  const fcApi = r.read('FC_API', enumSchema(['fc3', 'fc2'] as const), 'set it to fc3 (Function Compute 3.0) or fc2 (2.0)');
-  const fcEndpoint = r.read('FC_ENDPOINT', endpointSchema, 'set it to an http(s) URL without path or query, e.g. https://123456789.cn-shanghai.fc.aliyuncs.com, or leave it unset');
-  const fcFunctionName = r.read('FC_FUNCTION_NAME', fcNameSchema, 'set it to a function name (letters, digits, _ and -, starting with a letter or _), or leave it unset');
-  const fcServiceName = r.read('FC_SERVICE_NAME', fcNameSchema, 'set it to a service name (letters, digits, _ and -, starting with a letter or _), or leave it unset');
+  const fcApi = r.read('FANOUT_API', enumSchema(['fc3', 'fc2'] as const), 'set it to fc3 (Function Compute 3.0) or fc2 (2.0)');
+  const fcEndpoint = r.read('FANOUT_ENDPOINT', endpointSchema, 'set it to an http(s) URL without path or query, e.g. https://123456789.cn-shanghai.fc.aliyuncs.com, or leave it unset');
+  const fcFunctionName = r.read('FANOUT_FUNCTION_NAME', fcNameSchema, 'set it to a function name (letters, digits, _ and -, starting with a letter or _), or leave it unset');
+  const fcServiceName = r.read('FANOUT_SERVICE_NAME', fcNameSchema, 'set it to a service name (letters, digits, _ and -, starting with a letter or _), or leave it unset');
   const maxHoursPerInvocation = r.read('MAX_HOURS_PER_INVOCATION', integerSchema(1, 744), wholeNumberFix(1, 744, 48));
 
   // Rules that involve more than one variable; each runs only when its inputs are valid, to avoid echo issues.
@@ -198,7 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     );
   }
   if (fcServiceName !== undefined && fcApi === 'fc3') {
-    r.problem('FC_SERVICE_NAME', 'is set but FC_API is fc3, which has no services', 'unset FC_SERVICE_NAME, or set FC_API=fc2');
+    r.problem('FANOUT_SERVICE_NAME', 'is set but FANOUT_API is fc3, which has no services', 'unset FANOUT_SERVICE_NAME, or set FANOUT_API=fc2');
   }
   if (r.issues.length > 0) throw new ConfigError(r.issues);
 

@@ -92,10 +92,10 @@ describe('loadConfig', () => {
       SERVER_SIDE_ENCRYPTION: 'KMS',
       SSE_KMS_KEY_ID: '0e478f0a-7f1c-4c6b-9e8a-0a5c1d2f3b4e',
       STORAGE_CLASS: 'ColdArchive',
-      FC_API: 'fc2',
-      FC_SERVICE_NAME: 'live_archiver',
-      FC_FUNCTION_NAME: 'archiver',
-      FC_ENDPOINT: 'https://123456789.cn-shanghai.fc.aliyuncs.com',
+      FANOUT_API: 'fc2',
+      FANOUT_SERVICE_NAME: 'live_archiver',
+      FANOUT_FUNCTION_NAME: 'archiver',
+      FANOUT_ENDPOINT: 'https://123456789.cn-shanghai.fc.aliyuncs.com',
       LOG_HOST_ALLOWLIST: '*.aliyuncs.com, 127.0.0.1:8080,*.aliyuncs.com',
       LIVE_MAX_QPS: '2.5',
     });
@@ -154,8 +154,8 @@ describe('loadConfig', () => {
     ['LOG_URL_SCHEME', 'ftp', "'ftp' is not a known value"],
     ['LOG_HOST_ALLOWLIST', '*', "'*' contains '*', which is not a host pattern"],
     ['LIVE_MAX_QPS', '0', "'0' is not above 0"],
-    ['FC_API', 'fc4', "'fc4' is not a known value"],
-    ['FC_FUNCTION_NAME', '1bad', "'1bad' is not a valid Function Compute name"],
+    ['FANOUT_API', 'fc4', "'fc4' is not a known value"],
+    ['FANOUT_FUNCTION_NAME', '1bad', "'1bad' is not a valid Function Compute name"],
     ['MAX_HOURS_PER_INVOCATION', '745', "'745' is above the maximum 744"],
   ])('rejects %s=%j', (variable, value, problem) => {
     const err = configError({ ...MINIMAL, [variable]: value });
@@ -192,8 +192,8 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('refuses FC_SERVICE_NAME with FC 3.0', () => {
-    expect(configError({ ...MINIMAL, FC_SERVICE_NAME: 'svc' }).issues[0]).toMatchObject({ variable: 'FC_SERVICE_NAME' });
+  it('refuses FANOUT_SERVICE_NAME with FC 3.0', () => {
+    expect(configError({ ...MINIMAL, FANOUT_SERVICE_NAME: 'svc' }).issues[0]).toMatchObject({ variable: 'FANOUT_SERVICE_NAME' });
   });
 
   it('shortens very long values in messages', () => {
