@@ -43,13 +43,16 @@ const RESPONSE_OVERRIDES = new Set([
   'response-expires',
 ]);
 
-/** Sub-resources that are credentials, not operations (signed URLs carry the STS token in the query). */
-const CREDENTIAL_PARAMS = new Set(['security-token']);
+/**
+ * Signed parameters that are not operations: the STS token of a signed URL, and the ListObjectsV2 page token
+ * (signed, yet only a listing parameter).
+ */
+const NON_OPERATION_PARAMS = new Set(['security-token', 'continuation-token']);
 
 function subResources(query: URLSearchParams, allowed: readonly string[] = []): string[] {
   return [...new Set(query.keys())].filter(
     (name) =>
-      SIGNED_SUB_RESOURCES.has(name) && !CREDENTIAL_PARAMS.has(name) && !RESPONSE_OVERRIDES.has(name) && !allowed.includes(name),
+      SIGNED_SUB_RESOURCES.has(name) && !NON_OPERATION_PARAMS.has(name) && !RESPONSE_OVERRIDES.has(name) && !allowed.includes(name),
   );
 }
 
