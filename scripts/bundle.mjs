@@ -174,6 +174,11 @@ function mergeMetafiles(metafiles) {
 }
 
 async function writeOutputs(layout, results) {
+  const containsProject = !path.relative(layout.outdir, PROJECT_ROOT).startsWith('..');
+  if (containsProject) {
+    // The folder is emptied first; a typo such as `--outdir .` must not take the project with it.
+    throw new Error(`refusing to replace ${layout.outdir}: it contains the project`);
+  }
   await rm(layout.outdir, { recursive: true, force: true });
   await rm(layout.mapsDir, { recursive: true, force: true });
   const written = [];
