@@ -40,7 +40,7 @@ export interface OssStats {
   requests: number;
   /** Requests per operation name (PutObject, UploadPart, ...), counted whatever their outcome. */
   byOp: Record<string, number>;
-  /** Request body bytes received. */
+  /** Request body bytes received, whether stored or discarded (bodies of refused requests included). */
   bytesIn: number;
   /** Response body bytes sent (object data and XML). */
   bytesOut: number;
@@ -91,9 +91,12 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Resolves once the rest of the request body has been read and thrown away (or the connection closed). */
-function discardBody(req: IncomingMessage): Promise<void> {
+function discardBody(req: IncomingMessage, stats: OssStats): Promise<void> {
   if (req.complete || req.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
+    req.on('data', (chunk: Buffer) => {
+      stats.bytesIn += chunk.length;
+    });
     req.once('end', resolve);
     req.once('close', resolve);
     req.once('error', () => resolve());
@@ -208,7 +211,7 @@ export async function handleOssRequest(req: IncomingMessage, res: ServerResponse
       cutConnection();
       return;
     }
-    await discardBody(req);
+    await discardBody(req, stats);
     await writeAnswer(req, res, requestId, answer, stats);
   } catch (error) {
     if (fault?.kind === 'reset' || error instanceof ConnectionLostError || req.socket.destroyed) {
@@ -220,7 +223,7 @@ export async function handleOssRequest(req: IncomingMessage, res: ServerResponse
       // Emulator bug or disk trouble: say so on stderr (no request data, so nothing secret), answer like OSS.
       process.stderr.write(`oss-emulator: internal error in ${classified.op}: ${(error as Error)?.stack ?? String(error)}\n`);
     }
-    await discardBody(req);
+    await discardBody(req, stats);
     if (res.headersSent) {
       res.destroy();
       return;

@@ -99,9 +99,10 @@ export class OssStorage {
    * check and the swap run without yielding, so concurrent create-only commits of one key have exactly one winner.
    */
   async commitObject(object: NewObject, tempPath: string, forbidOverwrite: boolean): Promise<StoredObject> {
-    const objects = this.bucketObjects(object.bucket);
+    const objects = this.objects.get(object.bucket);
     const filePath = path.join(this.bucketDir(object.bucket), randomUUID());
     try {
+      if (!objects) throw ossErrors.noSuchBucket(object.bucket);
       await rename(tempPath, filePath);
     } catch (error) {
       await rm(tempPath, { force: true });

@@ -270,6 +270,19 @@ describe('OSS emulator through the real ali-oss client', () => {
       expect(emulator.head(BUCKET, 'objects/doomed.txt')).toBeNull();
     });
 
+    test('deleteMulti removes every named key and reports them', async () => {
+      await client.put('objects/multi/one.txt', Buffer.from('1'));
+      await client.put('objects/multi/two&three.txt', Buffer.from('2'));
+
+      const result = await client.deleteMulti(['objects/multi/one.txt', 'objects/multi/two&three.txt']);
+
+      expect((result.deleted ?? []).map((entry) => (entry as unknown as { Key: string }).Key).sort()).toEqual([
+        'objects/multi/one.txt',
+        'objects/multi/two&three.txt',
+      ]);
+      expect(emulator.listKeys(BUCKET, 'objects/multi/')).toEqual([]);
+    });
+
     test('a wrong Content-MD5 is 400 InvalidDigest and stores nothing', async () => {
       const wrongMd5 = createHash('md5').update('something else').digest('base64');
 
