@@ -7,6 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
+import { DEFAULT_KEY_TEMPLATE, archiveKey } from '../../lib/keys';
+import { HOUR_MS } from '../../lib/time';
+import type { RunReport } from '../../lib/types';
+import { startSandboxCloud, type SandboxCloud } from '../../sandbox/cloud';
+import { expectedDigest, gzipLogFile, logName } from '../../sandbox/logdata';
 
 /**
  * Builds the Function Compute package with scripts/bundle.mjs into a temporary folder and loads it with a
@@ -32,6 +37,15 @@ interface Layout {
 }
 interface Metafile {
   outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+}
+
+/** The code folder and `file.export` handler that s.yaml deploys. */
+async function deployedFunction(): Promise<{ code: string; handlerFile: string; handlerExport: string }> {
+  const props = (yaml.load(await readFile(path.join(REPO_ROOT, 's.yaml'), 'utf8')) as {
+    resources: { archiver: { props: { code: string; handler: string } } };
+  }).resources.archiver.props;
+  const [handlerFile, handlerExport] = props.handler.split('.');
+  return { code: props.code, handlerFile, handlerExport };
 }
 
 async function runBundler(args: string[]): Promise<string> {
@@ -106,13 +120,10 @@ describe('scripts/bundle.mjs on the archiver handler', () => {
   });
 
   it('writes by default into the folder that s.yaml deploys, under the file its handler names', async () => {
-    const props = (yaml.load(await readFile(path.join(REPO_ROOT, 's.yaml'), 'utf8')) as {
-      resources: { archiver: { props: { code: string; handler: string } } };
-    }).resources.archiver.props;
+    const { code, handlerFile } = await deployedFunction();
     const defaultLayout = await layoutOf();
-    const [handlerFile] = props.handler.split('.');
 
-    expect(defaultLayout.outdir).toBe(path.resolve(REPO_ROOT, props.code));
+    expect(defaultLayout.outdir).toBe(path.resolve(REPO_ROOT, code));
     expect(defaultLayout.entry).toBe(HANDLER_ENTRY);
     expect(`${handlerFile}.js`).toBe(layout.mainFile);
     expect(existsSync(path.join(layout.outdir, layout.mainFile))).toBe(true);
@@ -128,6 +139,7 @@ describe('scripts/bundle.mjs on the archiver handler', () => {
   });
 
   it('exports the handler named in s.yaml when loaded by a fresh node, without loading the FC SDKs', async () => {
+    const { handlerExport } = await deployedFunction();
     const loaded = await runIsolatedNode<{ handlerType: string; loadedFiles: string[] }>(
       tempDir,
       `const path = require('path');
@@ -135,12 +147,55 @@ describe('scripts/bundle.mjs on the archiver handler', () => {
        const handlerModule = require(path.join(dir, ${JSON.stringify(layout.mainFile)}));
        const loadedFiles = Object.keys(require.cache).filter((file) => file.startsWith(dir + path.sep))
          .map((file) => path.relative(dir, file).split(path.sep).join('/'));
-       console.log(JSON.stringify({ handlerType: typeof handlerModule.handler, loadedFiles }));`,
+       const handlerType = typeof handlerModule[${JSON.stringify(handlerExport)}];
+       console.log(JSON.stringify({ handlerType, loadedFiles }));`,
     );
 
     expect(loaded.handlerType).toBe('function');
     expect(loaded.loadedFiles).toContain(layout.mainFile);
     expect(loaded.loadedFiles.filter((file) => layout.fanOutOnlyFiles.includes(file))).toEqual([]);
+  });
+
+  it('archives an hour end to end when Function Compute would call it: from the bundle, in a fresh node', async () => {
+    const domain = 'push.example.com';
+    const hourStartMs = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
+    const cloud: SandboxCloud = await startSandboxCloud({ domains: [domain] });
+    try {
+      const files = [
+        { name: logName(domain, hourStartMs, 0), source: { content: gzipLogFile({ domain, hourStartMs, lines: 50 }) } },
+        // Over MULTIPART_THRESHOLD_MB below, so the multipart path runs from the bundle too.
+        { name: logName(domain, hourStartMs, 1), source: { size: 2 * 1024 * 1024 + 17, seed: 'bundled' } },
+      ];
+      cloud.live.seedLogs(domain, hourStartMs, files);
+      const triggerTime = new Date(hourStartMs + HOUR_MS + 5 * 60_000).toISOString().replace('.000Z', 'Z');
+      const event = { triggerTime, triggerName: 'hourly', payload: '' };
+      const reportPath = path.join(tempDir, 'report.json');
+
+      await execFileAsync(
+        process.execPath,
+        [
+          '-e',
+          `const { handler } = require(${JSON.stringify(path.join(layout.outdir, layout.mainFile))});
+           handler(Buffer.from(${JSON.stringify(JSON.stringify(event))}), ${JSON.stringify(cloud.context())})
+             .then((report) => require('fs').writeFileSync(${JSON.stringify(reportPath)}, JSON.stringify(report)));`,
+        ],
+        {
+          cwd: tempDir,
+          env: { PATH: process.env.PATH, ...cloud.env, LOOKBACK_HOURS: '0', MULTIPART_THRESHOLD_MB: '1', PART_SIZE_MB: '1' },
+        },
+      );
+      const report = JSON.parse(await readFile(reportPath, 'utf8')) as RunReport;
+
+      expect(report.ok).toBe(true);
+      expect(report.totals).toMatchObject({ listed: 2, archivedNow: 2, failed: 0 });
+      for (const file of files) {
+        const key = archiveKey(DEFAULT_KEY_TEMPLATE, 'live-logs/', { domain, hourStartMs, name: file.name });
+        const expected = await expectedDigest(file.source);
+        expect(cloud.oss.head(cloud.bucket, key)).toMatchObject({ size: expected.size, crc64: expected.crc64 });
+      }
+    } finally {
+      await cloud.close();
+    }
   });
 
   it('inlines no FC SDK module into the handler file', async () => {
