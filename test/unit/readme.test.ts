@@ -28,7 +28,7 @@ describe('README', () => {
   });
 
   it('documents no variable the code does not read', () => {
-    const known = new Set(CONFIG_REFERENCE.map((v) => v.name));
+    const known = new Set<string>(CONFIG_REFERENCE.map((v) => v.name));
     for (const name of readmeConfigRows().keys()) expect(known.has(name) ? name : `unknown ${name}`).toBe(name);
   });
 });
