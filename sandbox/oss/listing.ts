@@ -1,10 +1,12 @@
+import { compareKeys } from './key-order';
+
 /**
  * One page of a bucket listing, shared by ListObjects (marker) and ListObjectsV2 (start-after / continuation token).
  * Keys and common prefixes both count toward max-keys; a common prefix is returned once, never again on later pages.
  */
 
 export interface ListPageRequest {
-  /** All keys of the bucket, sorted ascending. */
+  /** All keys of the bucket, sorted ascending by compareKeys (UTF-8 byte order). */
   sortedKeys: readonly string[];
   prefix: string;
   delimiter: string;
@@ -27,7 +29,8 @@ function searchFrom(sorted: readonly string[], bound: string, inclusive: boolean
   let high = sorted.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (sorted[mid] < bound || (!inclusive && sorted[mid] === bound)) low = mid + 1;
+    const order = compareKeys(sorted[mid], bound);
+    if (order < 0 || (!inclusive && order === 0)) low = mid + 1;
     else high = mid;
   }
   return low;
@@ -41,7 +44,7 @@ export function listPage(request: ListPageRequest): ListPage {
   let isTruncated = false;
 
   // Keys below the prefix cannot match; start at whichever bound is later.
-  let index = after >= prefix ? searchFrom(sortedKeys, after, false) : searchFrom(sortedKeys, prefix, true);
+  let index = compareKeys(after, prefix) >= 0 ? searchFrom(sortedKeys, after, false) : searchFrom(sortedKeys, prefix, true);
 
   for (; index < sortedKeys.length; index++) {
     const key = sortedKeys[index];
@@ -53,7 +56,7 @@ export function listPage(request: ListPageRequest): ListPage {
       if (cut >= 0) {
         entry = key.slice(0, cut + delimiter.length);
         isPrefix = true;
-        if (entry <= after || entry === lastEntry) continue;
+        if (compareKeys(entry, after) <= 0 || entry === lastEntry) continue;
       }
     }
     if (keys.length + commonPrefixes.length >= maxKeys) {

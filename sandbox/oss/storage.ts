@@ -1,17 +1,34 @@
 /**
- * Objects and multipart uploads on disk. Bodies live in files under `rootDir`; metadata in memory.
- * Layout: tmp/<uuid> (bodies being received), objects/<bucket>/<uuid> (one file per object version),
- * uploads/<uploadId>/<part>-<uuid>. An object becomes visible only by a rename plus a synchronous map swap, so a
- * failed or cut upload never leaves an object and two create-only writers cannot both win.
+ * Objects and multipart uploads on disk. Layout under `rootDir`:
+ *   tmp/<uuid>                          bodies being received
+ *   objects/<bucket>/<id>.data          one object version's bytes
+ *   objects/<bucket>/<id>.json          its metadata (key, size, ETag, CRC-64, headers): inspectable, and reloaded
+ *                                       when an emulator is started again on the same dataDir
+ *   uploads/<uploadId>/<part>-<uuid>    multipart parts (open uploads are not kept across restarts)
+ * An object becomes visible only by a rename plus a synchronous map swap, so a failed or cut upload never leaves
+ * an object and two create-only writers cannot both win. Metadata is served from memory.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { once } from 'node:events';
 import { ossErrors } from './errors';
+import { compareKeys } from './key-order';
 import type { UploadedPart } from './multipart';
+
+const DATA_SUFFIX = '.data';
+const META_SUFFIX = '.json';
+
+function metaPathOf(dataPath: string): string {
+  return dataPath.slice(0, -DATA_SUFFIX.length) + META_SUFFIX;
+}
+
+async function removeVersion(object: StoredObject): Promise<void> {
+  await rm(metaPathOf(object.filePath), { force: true });
+  await rm(object.filePath, { force: true });
+}
 
 export type ObjectType = 'Normal' | 'Multipart';
 
@@ -56,10 +73,47 @@ export class OssStorage {
 
   static async open(rootDir: string, buckets: readonly string[]): Promise<OssStorage> {
     const storage = new OssStorage(rootDir, buckets);
+    // Bodies and parts of a previous run are unfinished work: nothing refers to them any more.
+    await rm(path.join(rootDir, 'tmp'), { recursive: true, force: true });
+    await rm(path.join(rootDir, 'uploads'), { recursive: true, force: true });
     await mkdir(path.join(rootDir, 'tmp'), { recursive: true });
     await mkdir(path.join(rootDir, 'uploads'), { recursive: true });
-    for (const bucket of buckets) await mkdir(storage.bucketDir(bucket), { recursive: true });
+    for (const bucket of buckets) {
+      await mkdir(storage.bucketDir(bucket), { recursive: true });
+      await storage.reload(bucket);
+    }
     return storage;
+  }
+
+  /** Loads the objects a previous emulator left in this bucket's directory; drops leftovers of interrupted writes. */
+  private async reload(bucket: string): Promise<void> {
+    const dir = this.bucketDir(bucket);
+    const objects = this.bucketObjects(bucket);
+    const names = await readdir(dir);
+    const referenced = new Set<string>();
+    for (const name of names.filter((candidate) => candidate.endsWith(META_SUFFIX))) {
+      const filePath = path.join(dir, name.slice(0, -META_SUFFIX.length) + DATA_SUFFIX);
+      const sidecar = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as Omit<StoredObject, 'filePath'>;
+      if (!existsSync(filePath)) {
+        await rm(path.join(dir, name), { force: true });
+        continue;
+      }
+      const loaded: StoredObject = { ...sidecar, bucket, filePath };
+      const rival = objects.get(loaded.key);
+      // Two versions of one key: a run stopped between writing the new one and removing the old one.
+      if (rival && rival.lastModifiedMs >= loaded.lastModifiedMs) {
+        await removeVersion(loaded);
+        continue;
+      }
+      if (rival) {
+        await removeVersion(rival);
+        referenced.delete(path.basename(rival.filePath));
+      }
+      objects.set(loaded.key, loaded);
+      referenced.add(path.basename(filePath));
+    }
+    const orphans = names.filter((name) => name.endsWith(DATA_SUFFIX) && !referenced.has(name));
+    for (const orphan of orphans) await rm(path.join(dir, orphan), { force: true });
   }
 
   private bucketDir(bucket: string): string {
@@ -88,7 +142,7 @@ export class OssStorage {
   sortedKeys(bucket: string): readonly string[] {
     let sorted = this.sortedKeyCache.get(bucket);
     if (!sorted) {
-      sorted = [...this.bucketObjects(bucket).keys()].sort();
+      sorted = [...this.bucketObjects(bucket).keys()].sort(compareKeys);
       this.sortedKeyCache.set(bucket, sorted);
     }
     return sorted;
@@ -100,24 +154,28 @@ export class OssStorage {
    */
   async commitObject(object: NewObject, tempPath: string, forbidOverwrite: boolean): Promise<StoredObject> {
     const objects = this.objects.get(object.bucket);
-    const filePath = path.join(this.bucketDir(object.bucket), randomUUID());
+    const filePath = path.join(this.bucketDir(object.bucket), randomUUID() + DATA_SUFFIX);
+    const stored: StoredObject = { ...object, filePath, lastModifiedMs: Date.now() };
     try {
       if (!objects) throw ossErrors.noSuchBucket(object.bucket);
       await rename(tempPath, filePath);
+      const { filePath: _dataPath, ...sidecar } = stored;
+      await writeFile(metaPathOf(filePath), JSON.stringify(sidecar, null, 2));
     } catch (error) {
       await rm(tempPath, { force: true });
+      await removeVersion(stored);
       throw error;
     }
+    // From here to the map update nothing yields: the existence check and the swap are one step.
     const previous = objects.get(object.key);
     if (previous && forbidOverwrite) {
-      await rm(filePath, { force: true });
+      await removeVersion(stored);
       throw ossErrors.fileAlreadyExists(object.key);
     }
-    const stored: StoredObject = { ...object, filePath, lastModifiedMs: Date.now() };
     objects.set(object.key, stored);
     this.sortedKeyCache.delete(object.bucket);
     // Readers of the previous version hold an open descriptor, so unlinking it does not cut them short.
-    if (previous) await rm(previous.filePath, { force: true });
+    if (previous) await removeVersion(previous);
     return stored;
   }
 
@@ -127,7 +185,7 @@ export class OssStorage {
     if (!previous) return false;
     objects.delete(key);
     this.sortedKeyCache.delete(bucket);
-    await rm(previous.filePath, { force: true });
+    await removeVersion(previous);
     return true;
   }
 

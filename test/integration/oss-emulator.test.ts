@@ -601,6 +601,31 @@ describe('OSS emulator through the real ali-oss client', () => {
     });
   });
 
+  describe('data on disk', () => {
+    test('an emulator started again on the same dataDir serves the objects of the previous one', async () => {
+      const dataDir = path.join(workDir, 'persistent');
+      const first = await startOssEmulator({ buckets: [BUCKET], dataDir });
+      const firstClient = new OSS(first.clientOptions({ bucket: BUCKET, credentials: SANDBOX_AK }) as OSS.Options);
+      await firstClient.put('kept/one.gz', Buffer.from('survives a restart'), { meta: { origin: 'first' } } as unknown as OSS.PutObjectOptions);
+      await firstClient.put('kept/one.gz', Buffer.from('survives a restart, v2'));
+      await firstClient.initMultipartUpload('kept/unfinished.gz');
+      await first.close();
+
+      const second = await startOssEmulator({ buckets: [BUCKET], dataDir });
+      try {
+        const secondClient = new OSS(second.clientOptions({ bucket: BUCKET, credentials: SANDBOX_AK }) as OSS.Options);
+        const read = await secondClient.get('kept/one.gz');
+
+        expect(Buffer.from(read.content).toString()).toBe('survives a restart, v2');
+        expect(second.listKeys(BUCKET)).toEqual(['kept/one.gz']);
+        expect(second.pendingUploads()).toEqual([]);
+        expect((await readdir(path.join(dataDir, 'objects', BUCKET))).sort()).toHaveLength(2); // one .data, one .json
+      } finally {
+        await second.close();
+      }
+    });
+  });
+
   describe('authentication', () => {
     test('a wrong secret is 403 SignatureDoesNotMatch, on get and on head (error carried in x-oss-err)', async () => {
       const impostor = newClient({ accessKeySecret: 'not-the-secret' });

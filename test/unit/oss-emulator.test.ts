@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { crc64 } from '../../lib/crc64';
 import { resolveTarget } from '../../sandbox/oss/addressing';
 import { FaultInjector } from '../../sandbox/oss/faults';
+import { compareKeys } from '../../sandbox/oss/key-order';
 import { listPage } from '../../sandbox/oss/listing';
 import { combinedCrc64, multipartEtag, selectParts, type UploadedPart } from '../../sandbox/oss/multipart';
 import { decideRange } from '../../sandbox/oss/range';
@@ -111,6 +112,17 @@ describe('listPage', () => {
 
     expect(page.commonPrefixes).toEqual(['b/']);
     expect(page.keys).toEqual(['c']);
+  });
+});
+
+describe('compareKeys', () => {
+  test('orders keys as their UTF-8 bytes do, including characters beyond the BMP', () => {
+    const keys = ['\u{1F600}.gz', '\uFF01.gz', 'b', 'a/1', 'a', 'é'];
+
+    const sorted = [...keys].sort(compareKeys);
+
+    expect(sorted).toEqual([...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+    expect(sorted.indexOf('\uFF01.gz')).toBeLessThan(sorted.indexOf('\u{1F600}.gz'));
   });
 });
 
