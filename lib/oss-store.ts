@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import OSS from 'ali-oss';
 import type { Credentials, HeadResult, ObjectStore, PutResult, PutStreamOptions } from './types';
 import { AlreadyExistsError, StoreError } from './errors';
-import { redact } from './redact';
+import { redact, registerSecret } from './redact';
 
 export interface OssStoreOptions {
   bucket: string;
@@ -145,21 +145,22 @@ export function createOssStore(options: OssStoreOptions): OssStore {
   ): Promise<PutResult> {
     // forbid-overwrite on Initiate fails fast before any byte is sent; on Complete it closes the race.
     const { uploadId } = await callOss('InitiateMultipartUpload', key, () => client.initMultipartUpload(key, { headers }));
+    let completed: { etag?: string; res: OssResponse };
     try {
       // A part buffer never larger than the object: a 150 KB object past a 100 KB threshold needs no 8 MB buffer.
       const partSize = Math.min(size, choosePartSize(size, opts.partSizeBytes));
       const parts = await uploadPartsFromStream(key, uploadId, guarded, partSize, signal);
       throwIfAborted(signal);
       const completeHeaders: Record<string, string> = forbidOverwrite ? { ...FORBID_OVERWRITE } : {};
-      const done = await callOss('CompleteMultipartUpload', key, () =>
+      completed = await callOss('CompleteMultipartUpload', key, () =>
         client.completeMultipartUpload(key, uploadId, parts, { headers: completeHeaders }),
       );
-      const crc64 = done.res.headers[HEADER_CRC64] ?? (await head(key))?.crc64;
-      return { etag: unquote(done.etag ?? done.res.headers.etag), crc64 };
     } catch (err) {
       await abortQuietly(key, uploadId);
       throw err;
     }
+    const crc64 = completed.res.headers[HEADER_CRC64] ?? (await head(key))?.crc64;
+    return { etag: unquote(completed.etag ?? completed.res.headers.etag), crc64 };
   }
 
   async function uploadPartsFromStream(
@@ -281,12 +282,14 @@ export function createOssStore(options: OssStoreOptions): OssStore {
 // --- configuration ---
 
 function resolveOptions(options: OssStoreOptions): ResolvedOptions {
+  // Keys given as undefined (an unset config value passed along) take the default too.
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as OssStoreOptions;
   const resolved: ResolvedOptions = {
     maxPartsInMemory: 2,
     partAttempts: 3,
     partRetryBaseDelayMs: 200,
     listPageSize: 1000,
-    ...options,
+    ...given,
   };
   const problems: string[] = [];
   if (!resolved.bucket) problems.push('bucket is empty');
@@ -314,6 +317,9 @@ function resolveOptions(options: OssStoreOptions): ResolvedOptions {
 
 function createClient(opts: ResolvedOptions): OssClient {
   const { accessKeyId, accessKeySecret, securityToken } = opts.credentials;
+  // Whatever path an error takes to a log line, these values are cut out of it.
+  registerSecret(accessKeySecret);
+  registerSecret(securityToken);
   const client = new OSS({
     bucket: opts.bucket,
     endpoint: opts.endpoint,
@@ -400,7 +406,7 @@ function transportStatus(code: string): number | undefined {
 function isRetryable(code: string, status: number | undefined): boolean {
   if (status === undefined) return false;
   if (status >= 500 || status === 408 || status === 429 || NETWORK_STATUSES.has(status)) return true;
-  // OSS answers 400 RequestTimeout when the body arrived too slowly; the network-level names come from urllib.
+  // OSS answers 400 RequestTimeout when a request body arrives too slowly, and may ask to slow down.
   return code === 'RequestTimeout' || code === 'SlowDown';
 }
 
