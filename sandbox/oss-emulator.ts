@@ -5,7 +5,7 @@
  * XML errors, bodies on disk, and faults on demand. Sandbox and tests only: never imported by the function bundle.
  *
  * Pieces live in sandbox/oss/: addressing, operations (classification), signature, storage, body, multipart,
- * listing, range, object-headers, *-handlers, faults, xml, errors, server.
+ * listing, key-order, range, object-headers, *-handlers, context, faults, xml, errors, server.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -33,7 +33,10 @@ export interface OssEmulatorOptions {
   accounts?: OssAccount[];
   /** Buckets that exist; any other bucket is NoSuchBucket. */
   buckets: string[];
-  /** Where bodies are stored. Default: a fresh temp dir, removed on close (a given dir is left in place). */
+  /**
+   * Where bodies (and their metadata sidecars) are stored. Default: a fresh temp dir, removed on close. A given
+   * dir is kept on close, and an emulator started on it again serves the objects found there.
+   */
   dataDir?: string;
   /** Region name clients are given; ali-oss derives the Host header from it for an IP endpoint. */
   region?: string;
