@@ -299,12 +299,14 @@ describe('putStream, multipart', () => {
     const store = multipartStoreFor();
     const original = Buffer.from('written by a racing run');
     const bytes = generatedBytes('mp-race', 450 * KiB);
-    const body = streamOf(bytes);
-    let planted = false;
-    body.on('end', () => {
-      if (!planted) void emulator.plantObject(BUCKET, 'exists/raced.gz', original);
-      planted = true;
-    });
+    // The racing writer lands after every byte was read but before the stream ends, hence before Complete.
+    const body = Readable.from(
+      (async function* () {
+        yield* [bytes.subarray(0, 300 * KiB), bytes.subarray(300 * KiB)];
+        await emulator.plantObject(BUCKET, 'exists/raced.gz', original);
+      })(),
+      { objectMode: false },
+    );
 
     const put = store.putStream('exists/raced.gz', body, { size: bytes.length, forbidOverwrite: true });
 
