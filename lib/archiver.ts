@@ -34,6 +34,8 @@ export interface ArchiverOptions {
 
 /** FC's default function timeout, used when the context does not say. */
 const DEFAULT_TIMEOUT_SEC = 60;
+/** Time kept at the very end for the final manifest writes and lease releases. */
+const FINAL_WRITES_MS = 5_000;
 
 export function createArchiver(options: ArchiverOptions = {}) {
   const env = options.env ?? process.env;
@@ -69,7 +71,10 @@ export function createArchiver(options: ArchiverOptions = {}) {
       const report = await runEvent(parsed, cfg, clients, logger, {
         runId,
         now,
+        deadlineMs,
         stopStartingAtMs: deadlineMs - cfg.deadlineMarginMs,
+        // Transfers still running this close to the end are cut off so manifests and leases get written.
+        abortInFlightAtMs: deadlineMs - Math.max(cfg.deadlineMarginMs / 3, Math.min(FINAL_WRITES_MS, cfg.deadlineMarginMs)),
       });
       logger.info('run report', { report });
       return report;
@@ -109,7 +114,9 @@ function credentialsFrom(context: FcContext, env: Record<string, string | undefi
 interface InvocationSettings {
   runId: string;
   now: () => number;
+  deadlineMs: number;
   stopStartingAtMs: number;
+  abortInFlightAtMs: number;
 }
 
 async function runEvent(
@@ -132,6 +139,8 @@ async function runEvent(
       concurrency: config.concurrency,
       maxAttempts: config.maxAttempts,
       stopStartingAtMs: invocation.stopStartingAtMs,
+      abortInFlightAtMs: invocation.abortInFlightAtMs,
+      leaseExpiresAtMs: invocation.deadlineMs,
     },
   );
   if (event.kind === 'backfill') report.warnings.unshift(...event.warnings);

@@ -21,7 +21,12 @@ export class ManifestWriter {
     private readonly manifest: () => Manifest,
     private readonly minIntervalMs: number,
     private readonly now: () => number = Date.now,
+    /** Checked right before every write: a writer that lost its lease must not write (see lib/lease.ts). */
+    private readonly mayWrite: () => Promise<boolean> = async () => true,
   ) {}
+
+  /** Set once a write was refused because the lease was lost; nothing is written after that. */
+  leaseLost = false;
 
   /** Note that the manifest changed; a write follows soon. */
   markDirty(): void {
@@ -62,11 +67,18 @@ export class ManifestWriter {
   }
 
   private writeNow(): Promise<void> {
+    if (this.leaseLost) {
+      this.dirty = false;
+      return Promise.resolve();
+    }
     this.dirty = false;
     this.lastWriteMs = this.now();
     const body = serializeManifest(this.manifest());
-    this.inFlight = this.store
-      .putText(this.key, body)
+    this.inFlight = this.mayWrite()
+      .then((allowed) => {
+        if (allowed) return this.store.putText(this.key, body);
+        this.leaseLost = true;
+      })
       .then(
         () => {
           this.writes++;

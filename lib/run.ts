@@ -5,6 +5,7 @@
 import type { DownloadResponse } from './download';
 import { redactError } from './redact';
 import { archiveKey, manifestKey } from './keys';
+import { acquireLease, type Lease } from './lease';
 import type { LiveLister } from './live-client';
 import type { Logger } from './log';
 import {
@@ -50,6 +51,13 @@ export interface RunSettings {
   maxAttempts: number;
   /** No transfer starts after this; the files left are reported as remaining. */
   stopStartingAtMs: number;
+  /**
+   * Transfers still running at this time are aborted (and count as remaining, not failed), leaving time to write
+   * manifests and release leases before the platform ends the invocation. Default: never.
+   */
+  abortInFlightAtMs?: number;
+  /** When this invocation would be killed: the expiry of the leases it takes. */
+  leaseExpiresAtMs: number;
   manifestWriteIntervalMs?: number;
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
@@ -62,7 +70,9 @@ interface HourJob {
   files: LogFile[];
   manifest: Manifest;
   changed: boolean;
-  writer: ManifestWriter;
+  /** Only hours with work take a lease and get a writer; a fully archived hour is read once and left alone. */
+  lease: Lease | null;
+  writer: ManifestWriter | null;
   report: HourReport;
   startedMs: number;
 }
@@ -75,65 +85,107 @@ export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: Run
   const startedMs = now();
   const report = new ReportBuilder({ runId: settings.runId, action: work.action, startedAtMs: startedMs });
   const log = deps.logger.child({ runId: settings.runId });
+  const abort = abortControllerFor(settings, now);
 
-  const listed = await listDomains(work, deps, report);
-  const jobs = await prepareHours(listed, deps, settings, report, now);
-
-  const pending: Array<{ job: HourJob; file: LogFile }> = [];
-  for (const job of jobs) {
-    for (const file of job.files) {
-      if (isArchived(job.manifest, file.name, file.size)) job.report.alreadyArchived++;
-      else pending.push({ job, file });
-    }
-  }
-  log.info('run planned', { hours: jobs.length, pending: pending.length });
-
-  await mapPool(pending, settings.concurrency, async ({ job, file }) => {
-    if (now() >= settings.stopStartingAtMs || settings.signal?.aborted) {
-      job.report.remaining++;
-      return;
-    }
-    const key = archiveKey(settings.keyTemplate, settings.archivePrefix, file);
-    const outcome = await transferFile(
-      file,
-      {
-        store: deps.store,
-        openDownload: deps.openDownload,
-        refreshUrl: (f) => refreshUrl(deps.lister, f, settings.signal),
-      },
-      {
-        key,
-        headers: objectHeaders(settings.objectHeaders, file),
-        maxAttempts: settings.maxAttempts,
-        baseDelayMs: settings.retryBaseDelayMs ?? 500,
-        maxDelayMs: settings.retryMaxDelayMs ?? 10_000,
-        deadlineMs: settings.stopStartingAtMs,
-        signal: settings.signal,
-      },
-    );
-    record(job, file, key, outcome, report, now);
-    if (outcome.status === 'failed') log.warn('file failed', { domain: file.domain, file: file.name, reason: outcome.reason });
-  });
-
-  for (const job of jobs) {
-    job.report.durationMs = now() - job.startedMs;
-    if (!job.changed) continue;
-    addRun(job.manifest, {
-      runId: settings.runId,
-      at: new Date(now()).toISOString(),
-      archived: job.report.archivedNow + job.report.alreadyArchived,
-      failed: job.report.failed + job.report.conflicts,
-    });
-    job.writer.markDirty();
-  }
-  await mapPool(jobs, MANIFEST_IO_CONCURRENCY, async (job) => {
+  try {
+    const listed = await listDomains(work, deps, report);
+    const jobs = await prepareHours(listed, deps, settings, report, now);
     try {
-      await job.writer.flush();
+      const pending = jobs.flatMap((job) => job.files.filter((f) => !isArchived(job.manifest, f.name, f.size)).map((file) => ({ job, file })));
+      for (const job of jobs) job.report.alreadyArchived += job.files.length - pending.filter((p) => p.job === job).length;
+      log.info('run planned', { hours: jobs.length, pending: pending.length });
+
+      await mapPool(pending, settings.concurrency, async ({ job, file }) => {
+        if (now() >= settings.stopStartingAtMs || abort.signal.aborted) {
+          job.report.remaining++;
+          return;
+        }
+        const key = archiveKey(settings.keyTemplate, settings.archivePrefix, file);
+        const outcome = await transferFile(
+          file,
+          {
+            store: deps.store,
+            openDownload: deps.openDownload,
+            refreshUrl: (f) => refreshUrl(deps.lister, f, abort.signal),
+          },
+          {
+            key,
+            headers: objectHeaders(settings.objectHeaders, file),
+            maxAttempts: settings.maxAttempts,
+            baseDelayMs: settings.retryBaseDelayMs ?? 500,
+            maxDelayMs: settings.retryMaxDelayMs ?? 10_000,
+            deadlineMs: settings.stopStartingAtMs,
+            signal: abort.signal,
+          },
+        );
+        if (outcome.status === 'failed' && abort.signal.aborted) {
+          // Cut off by the deadline, not by a fault: nothing was committed, the next run takes it.
+          job.report.remaining++;
+          return;
+        }
+        record(job, file, key, outcome, report, now);
+        if (outcome.status === 'failed') log.warn('file failed', { domain: file.domain, file: file.name, reason: outcome.reason });
+      });
+    } finally {
+      await finishHours(jobs, settings, report, now);
+    }
+  } finally {
+    abort.dispose();
+  }
+  const built = report.build(now());
+  if (built.totals.remaining > 0) {
+    built.warnings.push(`${built.totals.remaining} files were left for a later run: the invocation reached its deadline or an hour was busy`);
+  }
+  return built;
+}
+
+/** Writes each touched manifest with this run's record, then releases the hour's lease. */
+async function finishHours(jobs: HourJob[], settings: RunSettings, report: ReportBuilder, now: () => number) {
+  await mapPool(jobs, MANIFEST_IO_CONCURRENCY, async (job) => {
+    job.report.durationMs = now() - job.startedMs;
+    try {
+      if (job.writer && job.changed) {
+        addRun(job.manifest, {
+          runId: settings.runId,
+          at: new Date(now()).toISOString(),
+          archived: job.report.archivedNow + job.report.alreadyArchived,
+          failed: job.report.failed + job.report.conflicts,
+        });
+        job.writer.markDirty();
+        await job.writer.flush();
+        if (job.writer.leaseLost) {
+          report.error(
+            `lease on ${job.domain} ${isoHour(job.hourStartMs)} was taken over before the manifest was written; ` +
+              'the archived objects stand and the next run records them',
+          );
+        }
+      }
     } catch (err) {
       report.error(`manifest for ${job.domain} ${isoHour(job.hourStartMs)} could not be written: ${redactError(err)}`);
+    } finally {
+      await job.lease?.release().catch((err) => {
+        report.warning(`lease on ${job.domain} ${isoHour(job.hourStartMs)} not released (it expires): ${redactError(err)}`);
+      });
     }
   });
-  return report.build(now());
+}
+
+function abortControllerFor(settings: RunSettings, now: () => number) {
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(settings.signal?.reason);
+  settings.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let timer: NodeJS.Timeout | null = null;
+  if (settings.abortInFlightAtMs !== undefined) {
+    timer = setTimeout(() => controller.abort(new Error('invocation deadline')), Math.max(0, settings.abortInFlightAtMs - now()));
+    timer.unref?.();
+  }
+  return {
+    signal: controller.signal,
+    dispose() {
+      if (timer) clearTimeout(timer);
+      settings.signal?.removeEventListener('abort', onOuterAbort);
+    },
+  };
 }
 
 async function listDomains(work: ArchiveWork, deps: RunDeps, report: ReportBuilder): Promise<LogFile[]> {
@@ -175,22 +227,79 @@ async function prepareHours(
   const groups = [...byHour.values()].sort(
     (a, b) => a[0].domain.localeCompare(b[0].domain) || a[0].hourStartMs - b[0].hourStartMs,
   );
-  const jobs = await mapPool(groups, MANIFEST_IO_CONCURRENCY, async (hourFiles) => {
-    const { domain, hourStartMs } = hourFiles[0];
-    const hourReport = report.hour(domain, hourStartMs);
-    hourReport.listed = hourFiles.length;
-    const key = manifestKey(settings.statePrefix, domain, hourStartMs);
-    const job: HourJob = {
-      domain,
-      hourStartMs,
-      files: hourFiles.sort((a, b) => a.name.localeCompare(b.name)),
-      manifest: emptyManifest(domain, hourStartMs),
-      changed: false,
-      writer: undefined as unknown as ManifestWriter,
-      report: hourReport,
-      startedMs: now(),
-    };
-    job.writer = new ManifestWriter(deps.store, key, () => job.manifest, settings.manifestWriteIntervalMs ?? 2000);
+  const jobs = await mapPool(groups, MANIFEST_IO_CONCURRENCY, (hourFiles) => prepareHour(hourFiles, deps, settings, report, now));
+  const ready: HourJob[] = [];
+  jobs.forEach((result, i) => {
+    if (result.status === 'fulfilled') {
+      if (result.value) ready.push(result.value);
+      return;
+    }
+    const { domain, hourStartMs } = groups[i][0];
+    report.hour(domain, hourStartMs).remaining += groups[i].length;
+    report.error(`state of ${domain} ${isoHour(hourStartMs)} could not be read: ${redactError(result.reason)}`);
+  });
+  return ready;
+}
+
+/**
+ * Reads the hour's manifest; only when it does not prove every listed file archived, takes the hour's lease and
+ * reads the manifest again under it (another holder may have written it meanwhile). Null when the hour is busy.
+ */
+async function prepareHour(
+  hourFiles: LogFile[],
+  deps: RunDeps,
+  settings: RunSettings,
+  report: ReportBuilder,
+  now: () => number,
+): Promise<HourJob | null> {
+  const { domain, hourStartMs } = hourFiles[0];
+  const hourReport = report.hour(domain, hourStartMs);
+  hourReport.listed = hourFiles.length;
+  const key = manifestKey(settings.statePrefix, domain, hourStartMs);
+  const job: HourJob = {
+    domain,
+    hourStartMs,
+    files: hourFiles.sort((a, b) => a.name.localeCompare(b.name)),
+    manifest: emptyManifest(domain, hourStartMs),
+    changed: false,
+    lease: null,
+    writer: null,
+    report: hourReport,
+    startedMs: now(),
+  };
+  const first = await loadManifest(deps.store, key, domain, hourStartMs);
+  if (first.manifest && job.files.every((f) => isArchived(first.manifest!, f.name, f.size))) {
+    job.manifest = first.manifest;
+    return job;
+  }
+
+  const taken = await acquireLease(deps.store, {
+    statePrefix: settings.statePrefix,
+    domain,
+    hourStartMs,
+    holder: settings.runId,
+    expiresAtMs: settings.leaseExpiresAtMs,
+    now,
+  });
+  if (!taken.acquired) {
+    hourReport.remaining += hourFiles.length;
+    report.warning(
+      `${domain} ${isoHour(hourStartMs)} is being archived by ${taken.heldBy} ` +
+        `(lease until ${new Date(taken.expiresAtMs).toISOString()}); left to it`,
+    );
+    return null;
+  }
+  const lease = taken.lease;
+  job.lease = lease;
+  job.writer = new ManifestWriter(
+    deps.store,
+    key,
+    () => job.manifest,
+    settings.manifestWriteIntervalMs ?? 2000,
+    now,
+    () => lease.stillHeld(),
+  );
+  try {
     const loaded = await loadManifest(deps.store, key, domain, hourStartMs);
     if (loaded.manifest) {
       job.manifest = loaded.manifest;
@@ -198,20 +307,11 @@ async function prepareHours(
       if (loaded.problem) report.warning(`manifest ${key} ${loaded.problem}: rebuilding it from the archive`);
       await rebuildFromArchive(job, deps.store, settings, now);
     }
-    return job;
-  });
-  const ready: HourJob[] = [];
-  jobs.forEach((result, i) => {
-    if (result.status === 'fulfilled') {
-      ready.push(result.value);
-      return;
-    }
-    const { domain, hourStartMs } = groups[i][0];
-    const hourReport = report.hour(domain, hourStartMs);
-    hourReport.failed += groups[i].length;
-    report.error(`state of ${domain} ${isoHour(hourStartMs)} could not be read: ${redactError(result.reason)}`);
-  });
-  return ready;
+  } catch (err) {
+    await lease.release().catch(() => undefined);
+    throw err;
+  }
+  return job;
 }
 
 async function loadManifest(
@@ -285,7 +385,7 @@ function record(job: HourJob, file: LogFile, key: string, outcome: TransferOutco
       report.failure({ domain: file.domain, hour, name: file.name, reason: outcome.reason });
       break;
   }
-  job.writer.markDirty();
+  job.writer?.markDirty();
 }
 
 function entryFor(file: LogFile, key: string, now: () => number, extra: { crc64?: string; attempts?: number }) {
