@@ -176,6 +176,19 @@ describe.each(['fc3', 'fc2'] as const)('async invocation through the real %s SDK
   });
 });
 
+describe('@alicloud/fc2 quirks the adapter covers', () => {
+  it('still sends the STS token when the AccessKeyId does not start with "STS" (the SDK alone would drop it)', async () => {
+    const tokenAccount: Required<Credentials> = { accessKeyId: 'LTAItokenBoundKey03', accessKeySecret: 'token-bound-secret-DO-NOT-LEAK-5e1f', securityToken: 'token-bound-token-DO-NOT-LEAK-77aa' };
+    const fc = await emulator({ accounts: [tokenAccount] });
+
+    await (await invoker(fc, 'fc2', tokenAccount)).invokeAsync(unit('live.example.com'));
+    await fc.idle();
+
+    expect(fc.stats.refused).toEqual({});
+    expect(fc.invocations.map((record) => record.status)).toEqual(['succeeded']);
+  });
+});
+
 describe('the platform side of asynchronous invocations', () => {
   it('never runs more handlers at once than the concurrency limit, and runs them all', async () => {
     let inFlight = 0;
