@@ -448,17 +448,48 @@ export function renderTotals(grid: StatusGrid): string[] {
   ];
 }
 
+/**
+ * One line per cell that needs attention, worst state first, with the failing files named. Consecutive hours of
+ * one domain without a manifest collapse into one line: a new deployment's untouched past is one line, not 700.
+ */
 export function renderAttention(grid: StatusGrid, maxLines: number): string[] {
   const found: Array<{ domain: string; cell: StatusCell }> = [];
   for (const row of grid.rows) for (const cell of row.cells) if (ATTENTION_STATES.has(cell.state)) found.push({ domain: row.domain, cell });
   const rank = (s: CellState) => CELL_STATES.indexOf(s);
-  found.sort((a, b) => rank(a.cell.state) - rank(b.cell.state) || (a.cell.hour < b.cell.hour ? -1 : a.cell.hour > b.cell.hour ? 1 : 0));
-  const lines = found.slice(0, maxLines).flatMap(({ domain, cell }) => [
-    `  ${CELL_SYMBOL[cell.state]} ${domain} ${cell.hour} ${describeCell(cell)}`,
-    ...cell.issues.map((issue) => `      ${issue.status} ${issue.name}${issue.error ? `: ${issue.error}` : ''}`),
-  ]);
-  if (found.length > maxLines) lines.push(`  ... and ${found.length - maxLines} more hours (--json lists every cell)`);
+  found.sort((a, b) => rank(a.cell.state) - rank(b.cell.state) || compareText(a.domain, b.domain) || compareText(a.cell.hour, b.cell.hour));
+  const items: Array<{ domain: string; cells: StatusCell[] }> = [];
+  for (const { domain, cell } of found) {
+    const last = items[items.length - 1];
+    const lastCell = last?.cells[last.cells.length - 1];
+    const continues =
+      cell.state === CellState.MissingManifest &&
+      lastCell?.state === CellState.MissingManifest &&
+      last.domain === domain &&
+      Date.parse(cell.hour) === Date.parse(lastCell.hour) + HOUR_MS;
+    if (continues) last.cells.push(cell);
+    else items.push({ domain, cells: [cell] });
+  }
+  const lines = items.slice(0, maxLines).flatMap(({ domain, cells }) => {
+    const [cell] = cells;
+    if (cells.length > 1) {
+      const files = cells.reduce((n, c) => n + c.unrecorded, 0);
+      const end = isoHour(Date.parse(cells[cells.length - 1].hour) + HOUR_MS);
+      return [
+        `  ${CELL_SYMBOL[cell.state]} ${domain} ${cell.hour} .. ${end} (${cells.length} hours) no manifest, ${files} ${plural(files, 'file')} listed by the Live API: not archived yet`,
+      ];
+    }
+    return [
+      `  ${CELL_SYMBOL[cell.state]} ${domain} ${cell.hour} ${describeCell(cell)}`,
+      ...cell.issues.map((issue) => `      ${issue.status} ${issue.name}${issue.error ? `: ${issue.error}` : ''}`),
+    ];
+  });
+  const hiddenHours = items.slice(maxLines).reduce((n, item) => n + item.cells.length, 0);
+  if (hiddenHours > 0) lines.push(`  ... and ${hiddenHours} more ${plural(hiddenHours, 'hour')} (--json lists every cell)`);
   return lines;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function describeCell(cell: StatusCell): string {

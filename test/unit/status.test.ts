@@ -3,6 +3,7 @@ import {
   CellState,
   buildCell,
   buildStatusGrid,
+  renderAttention,
   renderGridBlocks,
   renderStatus,
   type ManifestRead,
@@ -185,6 +186,21 @@ describe('renderStatus', () => {
     expect(blocks[0][0].trim()).toBe('2026-11-26');
     expect(blocks[1][0].trim()).toBe('2026-11-27');
     expect(blocks[1][4]).toBe('b.example.com  .?.');
+  });
+
+  it('collapses consecutive hours of one domain without a manifest into one attention line', () => {
+    const grid = buildStatusGrid({
+      domains: ['a.example.com', 'b.example.com'],
+      hoursMs: [H22, H23, H00, H01],
+      manifestOf: () => ({ kind: 'missing' }),
+      listedNamesOf: (d, h) => (d === 'a.example.com' ? (h === H00 ? [] : ['f1', 'f2']) : h === H23 ? ['f1'] : []),
+    });
+
+    expect(renderAttention(grid, 2)).toEqual([
+      '  ? a.example.com 2026-11-26T22:00:00Z .. 2026-11-27T00:00:00Z (2 hours) no manifest, 4 files listed by the Live API: not archived yet',
+      '  ? a.example.com 2026-11-27T01:00:00Z no manifest, 2 files listed by the Live API: not archived yet',
+      '  ... and 1 more hour (--json lists every cell)',
+    ]);
   });
 
   it('labels a full day with tens where they change and every unit', () => {
