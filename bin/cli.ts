@@ -15,11 +15,13 @@ import { randomUUID } from 'node:crypto';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DateTime } from 'luxon';
 import { createArchiver, type FcContext } from '../lib/archiver';
-import { backfillUnits, combineReports, unitBackfillEvent } from '../lib/backfill';
+import { backfillUnits, combineReports, dispatchUnits, unitBackfillEvent, type DispatchResult } from '../lib/backfill';
 import { buildClients } from '../lib/clients';
 import { credentialsFromEnv, loadConfig, normalizeHostname, type Config } from '../lib/config';
 import { ArchiverError, ConfigError, EventError } from '../lib/errors';
 import { parseEvent } from '../lib/events';
+import { createInvoker, invokerTargetFrom, type Invoker, type InvokerTarget } from '../lib/invoke';
+import type { WorkUnit } from '../lib/plan';
 import { createProgress, progressMode, type Progress, type TextStream } from '../lib/progress';
 import { redactError } from '../lib/redact';
 import { buildStatusGrid, cellId, readListedNames, readManifests, renderStatus } from '../lib/status';
@@ -98,7 +100,9 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .requiredOption('--from <time>', 'start, ISO-8601 (UTC when no zone is given), e.g. 2026-11-01T00:00:00Z', instant)
     .requiredOption('--to <time>', 'end (exclusive), ISO-8601, e.g. 2026-11-08T00:00:00Z', instant)
     .option('--domain <domain...>', 'only these configured domains (repeat, or separate with commas)')
-    .option('--remote', 'fan the range out to the deployed function as asynchronous invocations instead of running here')
+    .option('--remote', 'fan the range out to the deployed function (FANOUT_* variables) as asynchronous invocations instead of running here')
+    .option('--fc-region <region>', "with --remote: the function's region, when FANOUT_ENDPOINT's host does not name it")
+    .option('--account-id <id>', "with --remote: the function's account ID, when FANOUT_ENDPOINT's host does not name it (FC 2.0)")
     .option('--timeout-sec <n>', 'time budget of each (domain, day) unit run here', wholeNumber, DEFAULT_LOCAL_TIMEOUT_SEC)
     .option('--json', 'print the combined RunReport as JSON (no progress)')
     .option('--verbose', "write the archiver's JSON log lines to stderr")
@@ -150,7 +154,7 @@ async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
   if (opts.domain) event.domains = splitList(opts.domain);
   if (opts.lookbackHours !== undefined) event.lookbackHours = opts.lookbackHours;
   checkEvent(event, config, Date.now());
-  const archive = createArchiver({ env: io.env, logSink: logSinkFor(opts.verbose, io) });
+  const archive = localArchiver(opts.verbose, io);
   const report = await archive(event, localContext(`cli-run-${randomUUID()}`, opts.timeoutSec));
   io.stdout.write(opts.json ? toJson(report) : renderRunReport(report));
   return report.ok ? ExitCode.Ok : ExitCode.FailuresFound;
@@ -161,27 +165,25 @@ interface BackfillOptions {
   to: number;
   domain?: string[];
   remote?: boolean;
+  fcRegion?: string;
+  accountId?: string;
   timeoutSec: number;
   json?: boolean;
   verbose?: boolean;
 }
 
 async function backfillCommand(opts: BackfillOptions, io: CliIo): Promise<number> {
-  const { config } = setup(io);
+  const { config, credentials } = setup(io);
   const startedMs = Date.now();
   const event: Record<string, unknown> = { action: 'backfill', start: apiTime(opts.from), end: apiTime(opts.to) };
   if (opts.domain) event.domains = splitList(opts.domain);
   const backfill = checkEvent(event, config, startedMs);
   if (backfill.kind !== 'backfill') throw new Error(`internal: a backfill event parsed as ${backfill.kind}`);
-  const units = backfillUnits(backfill);
-  if (opts.remote) {
-    throw new UsageError(
-      '--remote is not available yet: the fan-out invoker (lib/invoke.ts) is not part of this build; run the backfill here without --remote',
-    );
-  }
+  const units = backfillUnits(backfill, config.maxHoursPerInvocation);
+  if (opts.remote) return remoteBackfill(units, backfill.warnings, config, credentials, opts, io);
 
   const runId = `cli-backfill-${randomUUID()}`;
-  const archive = createArchiver({ env: io.env, logSink: logSinkFor(opts.verbose, io) });
+  const archive = localArchiver(opts.verbose, io);
   const progress = progressFor(io, opts.json);
   const reports: RunReport[] = [];
   progress.start('backfill units (domain x day)', units.length);
@@ -196,6 +198,39 @@ async function backfillCommand(opts: BackfillOptions, io: CliIo): Promise<number
   const report = combineReports(reports, { runId, action: 'backfill', startedAtMs: startedMs, finishedAtMs: Date.now(), warnings: backfill.warnings });
   io.stdout.write(opts.json ? toJson(report) : renderRunReport(report));
   return report.ok ? ExitCode.Ok : ExitCode.FailuresFound;
+}
+
+/** `backfill --remote`: one asynchronous invocation of the deployed function per unit; progress via `status`. */
+async function remoteBackfill(
+  units: WorkUnit[],
+  warnings: readonly string[],
+  config: Config,
+  credentials: Credentials,
+  opts: BackfillOptions,
+  io: CliIo,
+): Promise<number> {
+  // A local process has no FC context: the region and account come from flags or from FANOUT_ENDPOINT's host.
+  const context: FcContext = {};
+  if (opts.fcRegion) context.region = opts.fcRegion;
+  if (opts.accountId) context.accountId = opts.accountId;
+  let invoker: Invoker;
+  let target: InvokerTarget;
+  try {
+    target = invokerTargetFrom(config, context, credentials);
+    invoker = await createInvoker(target);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new UsageError(`${err.message}\n  (with --remote, --fc-region and --account-id give what FANOUT_ENDPOINT's host does not)`);
+    }
+    throw err;
+  }
+  const runId = `cli-backfill-${randomUUID()}`;
+  const progress = progressFor(io, opts.json);
+  progress.start('units sent', units.length);
+  const result = await dispatchUnits(units, invoker, { runId, onSent: (done) => progress.update(done) }).finally(() => progress.stop());
+  const output = { ...result, functionName: target.functionName, api: target.api, warnings: [...warnings] };
+  io.stdout.write(opts.json ? toJson(output) : renderDispatch(output));
+  return result.ok ? ExitCode.Ok : ExitCode.FailuresFound;
 }
 
 interface StatusOptions {
@@ -322,9 +357,22 @@ function flagOf(field: string): string {
   return field;
 }
 
-/** A local run is one FC-style invocation without platform credentials: the archiver reads them from the env. */
+/**
+ * A local run is one FC-style invocation without platform credentials (the archiver reads them from the env) and
+ * without a function name, which would otherwise become the fan-out target.
+ */
 function localContext(requestId: string, timeoutSec: number): FcContext {
-  return { requestId, function: { name: 'live-log-archiver-cli', timeout: timeoutSec } };
+  return { requestId, function: { timeout: timeoutSec } };
+}
+
+/** An archiver for runs in this process. It never fans out: hours a run leaves are reported as remaining. */
+function localArchiver(verbose: boolean | undefined, io: CliIo) {
+  return createArchiver({
+    env: io.env,
+    logSink: logSinkFor(verbose, io),
+    invokerFactory: () =>
+      Promise.reject(new UsageError('a run from the CLI does not fan out; run the same command again for the hours it left')),
+  });
 }
 
 function inspectRange(opts: { from?: number; to?: number }, nowMs: number): { startMs: number; endMs: number; hoursMs: number[] } {
@@ -408,6 +456,18 @@ export function renderRunReport(report: RunReport): string {
   }
   for (const e of report.errors) lines.push(`error: ${e}`);
   for (const w of report.warnings) lines.push(`warning: ${w}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderDispatch(result: DispatchResult & { functionName: string; api: string; warnings: string[] }): string {
+  const hours = result.units.reduce((n, u) => n + u.hours, 0);
+  const lines = [
+    `backfill ${result.runId}: ${result.sent} of ${result.units.length} units (${hours} domain-hours) queued as asynchronous ` +
+      `invocations of ${result.functionName} (${result.api})${result.ok ? '' : `; ${result.failed} NOT sent`}`,
+  ];
+  for (const u of result.units.filter((x) => x.error !== undefined)) lines.push(`  not sent: ${u.domain} ${u.from} .. ${u.to}: ${u.error}`);
+  for (const w of result.warnings) lines.push(`warning: ${w}`);
+  lines.push('The function archives them in the background; follow with `status` over the same range (sending again is safe).');
   return `${lines.join('\n')}\n`;
 }
 

@@ -5,16 +5,24 @@
  * units `--remote` hands to Function Compute.
  */
 import type { BackfillEvent } from './events';
+import type { Invoker } from './invoke';
 import { splitUnits, type WorkUnit } from './plan';
+import { mapPool } from './pool';
+import { redactError } from './redact';
 import { ReportBuilder } from './report';
 import { HOUR_MS, parseIsoHour } from './time';
 import type { RunReport } from './types';
 
 /** A unit never crosses a UTC day (see splitUnits): at most 24 hours of one domain. */
-const HOURS_PER_UNIT = 24;
+const MAX_HOURS_PER_UNIT = 24;
 
-export function backfillUnits(event: Pick<BackfillEvent, 'domains' | 'startMs' | 'endMs'>): WorkUnit[] {
-  return splitUnits({ domains: event.domains, startMs: event.startMs, endMs: event.endMs, maxHoursPerUnit: HOURS_PER_UNIT });
+/**
+ * (domain x UTC day) units, cut further to `maxHoursPerInvocation` (MAX_HOURS_PER_INVOCATION): a unit the function
+ * would split again is one it must not be handed, and one the CLI cannot run in place without fanning out.
+ */
+export function backfillUnits(event: Pick<BackfillEvent, 'domains' | 'startMs' | 'endMs'>, maxHoursPerInvocation: number): WorkUnit[] {
+  const maxHoursPerUnit = Math.max(1, Math.min(MAX_HOURS_PER_UNIT, maxHoursPerInvocation));
+  return splitUnits({ domains: event.domains, startMs: event.startMs, endMs: event.endMs, maxHoursPerUnit });
 }
 
 /** The backfill event that archives exactly one unit. */
@@ -53,3 +61,54 @@ export function combineReports(
   return combined;
 }
 
+
+export interface DispatchedUnit {
+  domain: string;
+  /** First and last hour start of the unit (ISO). */
+  from: string;
+  to: string;
+  hours: number;
+  /** Function Compute's request id of the queued invocation. */
+  requestId?: string;
+  /** Why the unit could not be handed over, redacted. Absent when it was. */
+  error?: string;
+}
+
+export interface DispatchResult {
+  runId: string;
+  units: DispatchedUnit[];
+  sent: number;
+  failed: number;
+  ok: boolean;
+}
+
+/** Units handed to Function Compute at once: each call returns as soon as FC has queued the invocation. */
+const DISPATCH_CONCURRENCY = 4;
+
+/**
+ * `--remote`: every unit becomes one asynchronous invocation of the deployed function (an `archive` event, which
+ * the function runs in place). The invoker retries throttling and transient failures itself; a unit it still could
+ * not hand over is reported, and sending the same backfill again is safe (units are idempotent).
+ */
+export async function dispatchUnits(
+  units: readonly WorkUnit[],
+  invoker: Invoker,
+  opts: { runId: string; onSent?: (done: number) => void; concurrency?: number },
+): Promise<DispatchResult> {
+  let done = 0;
+  const outcomes = await mapPool(units, opts.concurrency ?? DISPATCH_CONCURRENCY, async (unit) => {
+    try {
+      return await invoker.invokeAsync({ action: 'archive', domain: unit.domain, hours: unit.hours, parentRunId: opts.runId, attempt: 1 });
+    } finally {
+      opts.onSent?.(++done);
+    }
+  });
+  const dispatched = units.map((unit, i): DispatchedUnit => {
+    const base = { domain: unit.domain, from: unit.hours[0], to: unit.hours[unit.hours.length - 1], hours: unit.hours.length };
+    const outcome = outcomes[i];
+    if (outcome.status === 'rejected') return { ...base, error: redactError(outcome.reason) };
+    return outcome.value.requestId === undefined ? base : { ...base, requestId: outcome.value.requestId };
+  });
+  const failed = dispatched.filter((u) => u.error !== undefined).length;
+  return { runId: opts.runId, units: dispatched, sent: dispatched.length - failed, failed, ok: failed === 0 };
+}

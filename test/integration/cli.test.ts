@@ -1,7 +1,9 @@
 import { main, type CliIo } from '../../bin/cli';
+import { createArchiver } from '../../lib/archiver';
 import { isoHour } from '../../lib/time';
 import { startSandboxCloud, type SandboxCloud } from '../../sandbox/cloud';
 import { SANDBOX_STS } from '../../sandbox/contracts';
+import { startFcEmulator, type FcEmulator } from '../../sandbox/fc-emulator';
 import { logName } from '../../sandbox/logdata';
 
 const HOUR_MS = 3_600_000;
@@ -30,32 +32,36 @@ interface Captured {
   stderr: string;
 }
 
+async function runCli(argv: string[], env: Record<string, string | undefined>, isTTY = false): Promise<Captured> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env,
+    isTTY,
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+function credentialsEnv(): Record<string, string> {
+  return {
+    ALIBABA_CLOUD_ACCESS_KEY_ID: SANDBOX_STS.accessKeyId,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: SANDBOX_STS.accessKeySecret,
+    ALIBABA_CLOUD_SECURITY_TOKEN: SANDBOX_STS.securityToken,
+  };
+}
+
 describe('the operator CLI against the sandbox cloud', () => {
   let cloud: SandboxCloud;
   let env: Record<string, string>;
 
-  async function cli(argv: string[], extraEnv: Record<string, string | undefined> = {}, isTTY = false): Promise<Captured> {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIo = {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: { ...env, ...extraEnv },
-      isTTY,
-    };
-    const code = await main(argv, io);
-    return { code, stdout, stderr };
-  }
+  const cli = (argv: string[], extraEnv: Record<string, string | undefined> = {}, isTTY = false) => runCli(argv, { ...env, ...extraEnv }, isTTY);
 
   beforeAll(async () => {
     cloud = await startSandboxCloud({ domains: [A, B] });
-    env = {
-      ...cloud.env,
-      LOOKBACK_HOURS: '0',
-      ALIBABA_CLOUD_ACCESS_KEY_ID: SANDBOX_STS.accessKeyId,
-      ALIBABA_CLOUD_ACCESS_KEY_SECRET: SANDBOX_STS.accessKeySecret,
-      ALIBABA_CLOUD_SECURITY_TOKEN: SANDBOX_STS.securityToken,
-    };
+    env = { ...cloud.env, LOOKBACK_HOURS: '0', ...credentialsEnv() };
     const file = (domain: string, hourMs: number, i: number) => ({
       name: logName(domain, hourMs, i),
       source: { content: Buffer.from(`${domain} ${iso(hourMs)} log ${i}\n`.repeat(50 + i)) },
@@ -237,5 +243,58 @@ describe('the operator CLI against the sandbox cloud', () => {
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/status \[options\]/);
     });
+  });
+});
+
+describe('backfill --remote through the FC emulator', () => {
+  const FUNCTION = 'live-log-archiver';
+  let cloud: SandboxCloud;
+  let fc: FcEmulator;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    cloud = await startSandboxCloud({ domains: [A, B] });
+    const archive = createArchiver({ env: { ...cloud.env, LOOKBACK_HOURS: '0' }, logSink: () => undefined });
+    fc = await startFcEmulator({
+      functionName: FUNCTION,
+      handler: (event, context) => archive(event, context),
+      context: (requestId) => cloud.context({ requestId }),
+    });
+    env = { ...cloud.env, ...credentialsEnv(), FANOUT_ENDPOINT: fc.endpoint, FANOUT_FUNCTION_NAME: FUNCTION };
+    for (const domain of [A, B]) {
+      for (const hour of [H1, H2]) cloud.live.seedLogs(domain, hour, [{ name: logName(domain, hour, 0), source: { content: Buffer.from(`${domain} ${hour}`) } }]);
+    }
+  });
+  afterAll(async () => {
+    await fc?.close();
+    await cloud?.close();
+  });
+
+  it('queues one asynchronous archive invocation per (domain, day) unit, which the function archives', async () => {
+    const days = new Set([H1, H2].map((h) => iso(h).slice(0, 10))).size;
+
+    const run = await runCli(['backfill', '--remote', '--fc-region', 'cn-shanghai', '--from', iso(H1), '--to', iso(H2 + HOUR_MS), '--json'], env);
+    await fc.idle();
+
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ ok: true, sent: 2 * days, failed: 0, functionName: FUNCTION, api: 'fc3' });
+    expect(result.units.every((u: { requestId?: string }) => typeof u.requestId === 'string')).toBe(true);
+    expect(fc.invocations).toHaveLength(2 * days);
+    expect(fc.invocations.every((inv) => inv.status === 'succeeded' && (inv.event as { action: string }).action === 'archive')).toBe(true);
+    for (const domain of [A, B]) {
+      for (const hour of [H1, H2]) expect(cloud.oss.head(BUCKET, archiveKeyFor(domain, hour, logName(domain, hour, 0)))).not.toBeNull();
+    }
+    const status = await runCli(['status', '--from', iso(H1), '--to', iso(H2 + HOUR_MS), '--json'], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).totals.hours.archived).toBe(4);
+  });
+
+  it('names FANOUT_FUNCTION_NAME when the target function is not configured, with exit 2', async () => {
+    const run = await runCli(['backfill', '--remote', '--fc-region', 'cn-shanghai', '--from', iso(H1), '--to', iso(H2)], { ...env, FANOUT_FUNCTION_NAME: undefined });
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('FANOUT_FUNCTION_NAME: is not set');
+    expect(fc.invocations).toHaveLength(new Set([H1, H2].map((h) => iso(h).slice(0, 10))).size * 2);
   });
 });
