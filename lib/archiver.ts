@@ -8,11 +8,13 @@ import { credentialsFromEnv, loadConfig, type Config } from './config';
 import { ArchiverError, ConfigError } from './errors';
 import { parseEvent, type ArchiverEvent } from './events';
 import { createLogger, type Logger } from './log';
-import { planTimer } from './plan';
 import { redactError, registerSecret } from './redact';
 import { ReportBuilder } from './report';
-import { runArchive, type ArchiveWork } from './run';
-import { HOUR_MS, parseIsoHour } from './time';
+import { runArchive } from './run';
+import { isoHour } from './time';
+import { MAX_UNIT_ROUNDS, planInvocation, remainderUnits } from './fanout';
+import { createInvoker, invokerTargetFrom, type Invoker, type InvokerTarget, type UnitEvent } from './invoke';
+import { mapPool } from './pool';
 import type { Credentials, RunReport } from './types';
 
 /** The parts of Function Compute's context this function reads. Never log it whole: it holds STS keys. */
@@ -30,12 +32,16 @@ export interface ArchiverOptions {
   now?: () => number;
   logSink?: (line: string) => void;
   clientCache?: ClientCache;
+  /** Builds the fan-out invoker; default lib/invoke.ts createInvoker. */
+  invokerFactory?: (target: InvokerTarget) => Promise<Invoker>;
 }
 
 /** FC's default function timeout, used when the context does not say. */
 const DEFAULT_TIMEOUT_SEC = 60;
 /** Time kept at the very end for the final manifest writes and lease releases. */
 const FINAL_WRITES_MS = 5_000;
+/** Asynchronous invocations sent at once: each is a small request answered as soon as FC queues it. */
+const FANOUT_CONCURRENCY = 8;
 
 export function createArchiver(options: ArchiverOptions = {}) {
   const env = options.env ?? process.env;
@@ -68,6 +74,8 @@ export function createArchiver(options: ArchiverOptions = {}) {
       const credentials = credentialsFrom(context, env);
       const parsed = parseEvent(event, { nowMs: startedMs, configuredDomains: cfg.domains });
       const clients = clientCache.get(cfg, credentials);
+      let invoker: Promise<Invoker> | null = null;
+      const getInvoker = () => (invoker ??= (options.invokerFactory ?? createInvoker)(invokerTargetFrom(cfg, context, credentials)));
       const report = await runEvent(parsed, cfg, clients, logger, {
         runId,
         now,
@@ -75,6 +83,7 @@ export function createArchiver(options: ArchiverOptions = {}) {
         stopStartingAtMs: deadlineMs - cfg.deadlineMarginMs,
         // Transfers still running this close to the end are cut off so manifests and leases get written.
         abortInFlightAtMs: deadlineMs - Math.max(cfg.deadlineMarginMs / 3, Math.min(FINAL_WRITES_MS, cfg.deadlineMarginMs)),
+        invoker: getInvoker,
       });
       logger.info('run report', { report });
       return report;
@@ -117,6 +126,8 @@ interface InvocationSettings {
   deadlineMs: number;
   stopStartingAtMs: number;
   abortInFlightAtMs: number;
+  /** The fan-out invoker, created on first use: the FC SDK is never loaded by a run that does not fan out. */
+  invoker: () => Promise<Invoker>;
 }
 
 async function runEvent(
@@ -126,45 +137,86 @@ async function runEvent(
   logger: Logger,
   invocation: InvocationSettings,
 ): Promise<RunReport> {
-  const work = workFor(event, config);
-  const report = await runArchive(
-    work,
-    { ...clients, logger, now: invocation.now },
-    {
-      runId: invocation.runId,
-      archivePrefix: config.archivePrefix,
-      statePrefix: config.statePrefix,
-      keyTemplate: config.keyTemplate,
-      objectHeaders: objectHeaders(config),
-      concurrency: config.concurrency,
-      maxAttempts: config.maxAttempts,
-      stopStartingAtMs: invocation.stopStartingAtMs,
-      abortInFlightAtMs: invocation.abortInFlightAtMs,
-      leaseExpiresAtMs: invocation.deadlineMs,
-    },
-  );
-  if (event.kind === 'backfill') report.warnings.unshift(...event.warnings);
+  const plan = planInvocation(event, config, invocation.runId);
+  // Units go out first, so they run in parallel with the work done here.
+  const sent = await sendUnits(plan.units, invocation);
+  const { report, unfinished } = plan.inPlace
+    ? await runArchive(
+        plan.inPlace,
+        { ...clients, logger, now: invocation.now },
+        {
+          runId: invocation.runId,
+          archivePrefix: config.archivePrefix,
+          statePrefix: config.statePrefix,
+          keyTemplate: config.keyTemplate,
+          objectHeaders: objectHeaders(config),
+          concurrency: config.concurrency,
+          maxAttempts: config.maxAttempts,
+          stopStartingAtMs: invocation.stopStartingAtMs,
+          abortInFlightAtMs: invocation.abortInFlightAtMs,
+          leaseExpiresAtMs: invocation.deadlineMs,
+        },
+      )
+    : { report: emptyReport(event, invocation), unfinished: [] };
+  const remainder = remainderUnits(event, unfinished, invocation.runId);
+  const resent = await sendUnits(remainder.units, invocation);
+  for (const h of remainder.abandoned) {
+    report.errors.push(`${h.domain} ${isoHour(h.hourStartMs)} was re-sent ${MAX_UNIT_ROUNDS} times without finishing; run a backfill for it`);
+  }
+  if (event.kind !== 'timer') report.warnings.unshift(...event.warnings);
+  const fanOut = mergeFanOut(sent, resent);
+  if (fanOut.units > 0 || fanOut.errors.length > 0) {
+    report.fanOut = { units: fanOut.units, hours: fanOut.hours, failedToSend: fanOut.failed };
+    report.errors.push(...fanOut.errors);
+  }
+  report.ok = report.ok && report.errors.length === 0;
   return report;
 }
 
-export function workFor(event: ArchiverEvent, config: Config): ArchiveWork {
-  switch (event.kind) {
-    case 'timer': {
-      const plan = planTimer({
-        triggerTimeMs: event.triggerTimeMs,
-        lagHours: event.overrides.lagHours ?? config.lagHours,
-        lookbackHours: event.overrides.lookbackHours ?? config.lookbackHours,
-        domains: event.overrides.domains ?? config.domains,
-      });
-      return { action: 'timer', domains: plan.domains, startMs: plan.window.startMs, endMs: plan.window.endMs };
-    }
-    case 'backfill':
-      return { action: 'backfill', domains: event.domains, startMs: event.startMs, endMs: event.endMs };
-    case 'archive': {
-      const hours = event.hours.map(parseIsoHour).sort((a, b) => a - b);
-      return { action: 'archive', domains: [event.domain], startMs: hours[0], endMs: hours[hours.length - 1] + HOUR_MS };
-    }
+interface SendResult {
+  units: number;
+  hours: number;
+  failed: number;
+  errors: string[];
+}
+
+async function sendUnits(units: UnitEvent[], invocation: InvocationSettings): Promise<SendResult> {
+  const result: SendResult = { units: 0, hours: 0, failed: 0, errors: [] };
+  if (units.length === 0) return result;
+  let invoker: Invoker;
+  try {
+    invoker = await invocation.invoker();
+  } catch (err) {
+    result.failed = units.length;
+    result.errors.push(`fan-out of ${units.length} units impossible: ${redactError(err)}`);
+    return result;
   }
+  const sent = await mapPool(units, FANOUT_CONCURRENCY, (unit) =>
+    // Remainders are sent after the run stopped starting transfers: only the invocation's own end bounds them.
+    invoker.invokeAsync(unit, { deadlineMs: invocation.deadlineMs }),
+  );
+  sent.forEach((r, i) => {
+    if (r.status === 'fulfilled') {
+      result.units++;
+      result.hours += units[i].hours.length;
+    } else {
+      result.failed++;
+      // Bounded: one line per failed unit would drown the report on a wide outage.
+      if (result.errors.length < 10) {
+        result.errors.push(`unit ${units[i].domain} ${units[i].hours[0]} (+${units[i].hours.length - 1} h) not sent: ${redactError(r.reason)}`);
+      }
+    }
+  });
+  return result;
+}
+
+function mergeFanOut(a: SendResult, b: SendResult): SendResult {
+  return { units: a.units + b.units, hours: a.hours + b.hours, failed: a.failed + b.failed, errors: [...a.errors, ...b.errors] };
+}
+
+function emptyReport(event: ArchiverEvent, invocation: InvocationSettings): RunReport {
+  const action = event.kind;
+  return new ReportBuilder({ runId: invocation.runId, action, startedAtMs: invocation.now() }).build(invocation.now());
 }
 
 function objectHeaders(config: Config): Record<string, string> {

@@ -30,6 +30,19 @@ export interface ArchiveWork {
   /** Hour-aligned window to list and archive: [startMs, endMs). */
   startMs: number;
   endMs: number;
+  /** When given, only these hour starts inside the window (a fan-out unit's hours need not be contiguous). */
+  hours?: number[];
+}
+
+/** An hour whose files were not all dealt with because the invocation ran out of time. */
+export interface UnfinishedHour {
+  domain: string;
+  hourStartMs: number;
+}
+
+export interface RunOutcome {
+  report: RunReport;
+  unfinished: UnfinishedHour[];
 }
 
 export interface RunDeps {
@@ -80,12 +93,17 @@ interface HourJob {
 const LISTING_CONCURRENCY = 4;
 const MANIFEST_IO_CONCURRENCY = 8;
 
-export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: RunSettings): Promise<RunReport> {
+export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: RunSettings): Promise<RunOutcome> {
   const now = deps.now ?? Date.now;
   const startedMs = now();
   const report = new ReportBuilder({ runId: settings.runId, action: work.action, startedAtMs: startedMs });
   const log = deps.logger.child({ runId: settings.runId });
   const abort = abortControllerFor(settings, now);
+  const unfinished = new Map<string, UnfinishedHour>();
+  const leftForLater = (job: HourJob) => {
+    job.report.remaining++;
+    unfinished.set(`${job.domain}\u0000${job.hourStartMs}`, { domain: job.domain, hourStartMs: job.hourStartMs });
+  };
 
   try {
     const listed = await listDomains(work, deps, report);
@@ -97,7 +115,7 @@ export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: Run
 
       await mapPool(pending, settings.concurrency, async ({ job, file }) => {
         if (now() >= settings.stopStartingAtMs || abort.signal.aborted) {
-          job.report.remaining++;
+          leftForLater(job);
           return;
         }
         const key = archiveKey(settings.keyTemplate, settings.archivePrefix, file);
@@ -120,7 +138,7 @@ export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: Run
         );
         if (outcome.status === 'failed' && abort.signal.aborted) {
           // Cut off by the deadline, not by a fault: nothing was committed, the next run takes it.
-          job.report.remaining++;
+          leftForLater(job);
           return;
         }
         record(job, file, key, outcome, report, now);
@@ -136,7 +154,7 @@ export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: Run
   if (built.totals.remaining > 0) {
     built.warnings.push(`${built.totals.remaining} files were left for a later run: the invocation reached its deadline or an hour was busy`);
   }
-  return built;
+  return { report: built, unfinished: [...unfinished.values()] };
 }
 
 /** Writes each touched manifest with this run's record, then releases the hour's lease. */
@@ -193,6 +211,7 @@ async function listDomains(work: ArchiveWork, deps: RunDeps, report: ReportBuild
     deps.lister.list(domain, work.startMs, work.endMs),
   );
   const files: LogFile[] = [];
+  const onlyHours = work.hours ? new Set(work.hours) : null;
   results.forEach((result, i) => {
     const domain = work.domains[i];
     if (result.status === 'rejected') {
@@ -204,7 +223,9 @@ async function listDomains(work: ArchiveWork, deps: RunDeps, report: ReportBuild
     }
     for (const file of result.value.files) {
       // The API may answer with files just outside the asked window; another run owns those hours.
-      if (file.hourStartMs >= work.startMs && file.hourStartMs < work.endMs) files.push(file);
+      if (file.hourStartMs < work.startMs || file.hourStartMs >= work.endMs) continue;
+      if (onlyHours && !onlyHours.has(file.hourStartMs)) continue;
+      files.push(file);
     }
   });
   return files;

@@ -155,4 +155,6 @@ export interface RunReport {
   /** Errors not tied to one file (listing failed for a domain, etc.), redacted. */
   errors: string[];
   warnings: string[];
+  /** Work handed to other invocations of the function (asynchronous Function Compute invocations). */
+  fanOut?: { units: number; hours: number; failedToSend: number };
 }

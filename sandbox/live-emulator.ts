@@ -230,7 +230,8 @@ function domainPathHash(domain: string): string {
   return createHash('sha256').update(domain).digest('hex').slice(0, 16);
 }
 
-function logPath(domain: string, hourStartMs: number, name: string): string {
+/** Where the origin serves a seeded file (the key of the origin's per-path stats). */
+export function logPath(domain: string, hourStartMs: number, name: string): string {
   const iso = new Date(hourStartMs).toISOString(); // yyyy-MM-ddTHH:...
   const day = iso.slice(0, 10).replace(/-/g, '_');
   const hourDir = `${iso.slice(11, 13)}00`;
