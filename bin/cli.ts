@@ -17,7 +17,7 @@ import { DateTime } from 'luxon';
 import { createArchiver, type FcContext } from '../lib/archiver';
 import { backfillUnits, combineReports, dispatchUnits, unitBackfillEvent, type DispatchResult } from '../lib/backfill';
 import { buildClients } from '../lib/clients';
-import { credentialsFromEnv, loadConfig, normalizeHostname, type Config } from '../lib/config';
+import { MAX_HOURS_BACK, credentialsFromEnv, loadConfig, normalizeHostname, type Config } from '../lib/config';
 import { ArchiverError, ConfigError, EventError } from '../lib/errors';
 import { parseEvent } from '../lib/events';
 import { createInvoker, invokerTargetFrom, type Invoker, type InvokerTarget } from '../lib/invoke';
@@ -50,7 +50,9 @@ const DEFAULT_WIDTH_COLS = 120;
 /** Local runs have no platform timeout; this bounds one run (or one backfill unit) instead. */
 const DEFAULT_LOCAL_TIMEOUT_SEC = 3600;
 const DEFAULT_STATUS_HOURS = 24;
+const MAX_LOCAL_TIMEOUT_SEC = 7 * 24 * 3600;
 const DEFAULT_VERIFY_CONCURRENCY = 16;
+const MAX_VERIFY_CONCURRENCY = 128;
 /** Manifests outlive the Live API's 31 days, so status and verify may look back further; a year is a typo guard. */
 const MAX_INSPECT_HOURS = 366 * 24;
 /** Reads of manifests in flight at once for status. */
@@ -88,8 +90,8 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .command('run')
     .description('one archive run now, locally: the hour before the current one plus LOOKBACK_HOURS, as the timer does')
     .option('--domain <domain...>', 'only these configured domains (repeat, or separate with commas)')
-    .option('--lookback-hours <n>', 'override LOOKBACK_HOURS for this run', wholeNumber)
-    .option('--timeout-sec <n>', 'time budget of the run; no transfer starts in its last DEADLINE_MARGIN_SEC', wholeNumber, DEFAULT_LOCAL_TIMEOUT_SEC)
+    .option('--lookback-hours <n>', 'override LOOKBACK_HOURS for this run', wholeNumberIn(0, MAX_HOURS_BACK))
+    .option('--timeout-sec <n>', 'time budget of the run; no transfer starts in its last DEADLINE_MARGIN_SEC', wholeNumberIn(1, MAX_LOCAL_TIMEOUT_SEC), DEFAULT_LOCAL_TIMEOUT_SEC)
     .option('--json', 'print the RunReport as JSON')
     .option('--verbose', "write the archiver's JSON log lines to stderr")
     .action(async (opts: RunOptions) => setExitCode(await runCommand(opts, io)));
@@ -103,14 +105,14 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .option('--remote', 'fan the range out to the deployed function (FANOUT_* variables) as asynchronous invocations instead of running here')
     .option('--fc-region <region>', "with --remote: the function's region, when FANOUT_ENDPOINT's host does not name it")
     .option('--account-id <id>', "with --remote: the function's account ID, when FANOUT_ENDPOINT's host does not name it (FC 2.0)")
-    .option('--timeout-sec <n>', 'time budget of each (domain, day) unit run here', wholeNumber, DEFAULT_LOCAL_TIMEOUT_SEC)
+    .option('--timeout-sec <n>', 'time budget of each (domain, day) unit run here', wholeNumberIn(1, MAX_LOCAL_TIMEOUT_SEC), DEFAULT_LOCAL_TIMEOUT_SEC)
     .option('--json', 'print the combined RunReport as JSON (no progress)')
     .option('--verbose', "write the archiver's JSON log lines to stderr")
     .action(async (opts: BackfillOptions) => setExitCode(await backfillCommand(opts, io)));
 
   program
     .command('status')
-    .description('archive state per domain x hour from the manifests, drawn as a grid (exit 1 when any hour needs attention)')
+    .description('archive state per domain x hour from the manifests and the Live API listing, drawn as a grid (exit 1 when any hour needs attention)')
     .option('--from <time>', `start, ISO-8601 (default: ${DEFAULT_STATUS_HOURS} hours before the current hour)`, instant)
     .option('--to <time>', 'end (exclusive), ISO-8601 (default: the start of the current hour)', instant)
     .option('--domain <domain...>', 'only these domains (default: ARCHIVER_DOMAINS)')
@@ -124,7 +126,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .option('--from <time>', `start, ISO-8601 (default: ${DEFAULT_STATUS_HOURS} hours before the current hour)`, instant)
     .option('--to <time>', 'end (exclusive), ISO-8601 (default: the start of the current hour)', instant)
     .option('--domain <domain...>', 'only these domains (default: ARCHIVER_DOMAINS)')
-    .option('--concurrency <n>', 'requests in flight at once, 1..128', wholeNumber, DEFAULT_VERIFY_CONCURRENCY)
+    .option('--concurrency <n>', `requests in flight at once, 1..${MAX_VERIFY_CONCURRENCY}`, wholeNumberIn(1, MAX_VERIFY_CONCURRENCY), DEFAULT_VERIFY_CONCURRENCY)
     .option('--json', 'print the result as JSON (no progress)')
     .action(async (opts: VerifyOptions) => setExitCode(await verifyCommand(opts, io)));
 
@@ -282,9 +284,6 @@ interface VerifyOptions {
 
 async function verifyCommand(opts: VerifyOptions, io: CliIo): Promise<number> {
   const { config, credentials } = setup(io);
-  if (opts.concurrency < 1 || opts.concurrency > 128) {
-    throw new UsageError(`--concurrency ${opts.concurrency} is out of range; give a whole number from 1 to 128`);
-  }
   const { hoursMs } = inspectRange(opts, Date.now());
   const domains = domainsFor(opts.domain, config);
   const { store } = buildClients(config, credentials);
@@ -428,9 +427,12 @@ function instant(value: string): number {
   return parsed.toMillis();
 }
 
-function wholeNumber(value: string): number {
-  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('not a whole number');
-  return Number(value);
+function wholeNumberIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+    if (!(n >= min && n <= max)) throw new InvalidArgumentError(`give a whole number from ${min} to ${max}`);
+    return n;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -214,10 +214,13 @@ describe('the operator CLI against the sandbox cloud', () => {
       expect(run.stderr).not.toContain(SANDBOX_STS.accessKeySecret);
     });
 
-    it('names a malformed time flag', async () => {
-      const run = await cli(['status', '--from', 'yesterday']);
-      expect(run.code).toBe(2);
-      expect(run.stderr).toContain("option '--from <time>' argument 'yesterday' is invalid");
+    it('names a malformed time or number flag', async () => {
+      const time = await cli(['status', '--from', 'yesterday']);
+      const number = await cli(['verify', '--concurrency', '0']);
+      expect(time.code).toBe(2);
+      expect(time.stderr).toContain("option '--from <time>' argument 'yesterday' is invalid");
+      expect(number.code).toBe(2);
+      expect(number.stderr).toContain("option '--concurrency <n>' argument '0' is invalid. give a whole number from 1 to 128");
     });
 
     it('names a missing required flag', async () => {
