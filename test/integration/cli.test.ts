@@ -42,6 +42,8 @@ async function runCli(argv: string[], env: Record<string, string | undefined>, i
     isTTY,
   };
   const code = await main(argv, io);
+  // Whatever the command printed, the credentials it was given never appear in it.
+  for (const secret of [SANDBOX_STS.accessKeySecret, SANDBOX_STS.securityToken]) expect(stdout + stderr).not.toContain(secret);
   return { code, stdout, stderr };
 }
 
