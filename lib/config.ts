@@ -122,7 +122,7 @@ export interface Config {
   partSizeBytes: number;
   downloadTimeoutMs: number;
   logUrlScheme: 'https' | 'http';
-  /** Lowercased patterns; see `createHostAllowlist`. */
+  /** Lowercased patterns; matched by `hostAllowlist` in lib/listing.ts. */
   logHostAllowlist: string[];
   liveMaxQps: number;
   deadlineMarginMs: number;
@@ -281,22 +281,6 @@ export function normalizeHostname(input: string): string | null {
   return host;
 }
 
-/**
- * A predicate over `URL.host` values ("host" or "host:port") for LOG_HOST_ALLOWLIST patterns: `*.example.com`
- * matches any subdomain (not example.com itself), a pattern without a port matches any port, a pattern with a port
- * only a URL that names that port.
- */
-export function createHostAllowlist(patterns: readonly string[]): (host: string) => boolean {
-  const parsed = patterns.map(splitHostPort);
-  return (rawHost) => {
-    const { host, port } = splitHostPort(rawHost.toLowerCase());
-    return parsed.some((pattern) => {
-      if (pattern.port !== undefined && pattern.port !== port) return false;
-      if (pattern.host.startsWith('*.')) return host.endsWith(pattern.host.slice(1)) && host.length > pattern.host.length - 1;
-      return host === pattern.host;
-    });
-  };
-}
 
 function splitHostPort(value: string): { host: string; port?: string } {
   const match = /^(.*?)(?::(\d+))?$/.exec(value);

@@ -254,7 +254,7 @@ export class NonRetryableError extends ArchiverError {
 }
 
 /** Node/undici transport failures that a second attempt may not meet. */
-const RETRYABLE_SYSTEM_CODES = new Set([
+export const RETRYABLE_SYSTEM_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',

@@ -14,7 +14,7 @@
  */
 import type { FcContext } from './archiver';
 import type { Config, FcApi } from './config';
-import { ArchiverError, ConfigError, type ConfigIssue, type ErrorOptions } from './errors';
+import { ArchiverError, ConfigError, RETRYABLE_SYSTEM_CODES, type ConfigIssue, type ErrorOptions } from './errors';
 import { redact, registerSecret } from './redact';
 import { retry, type RetryInfo } from './retry';
 import type { Credentials } from './types';
@@ -124,18 +124,7 @@ const DEFAULTS = { attempts: 5, baseDelayMs: 200, maxDelayMs: 5000, requestTimeo
 /** FC answers that mean "not now" rather than "never" (FC 2.0 and 3.0 error code tables). */
 const RETRYABLE_FC_CODES = new Set(['ResourceThrottled', 'ResourceExhausted', 'ConcurrencyLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'InternalError']);
 /** Failures before any answer: the request may or may not have been queued; a unit is idempotent, so try again. */
-const RETRYABLE_TRANSPORT_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'RequestTimeout',
-  'UnparseableAnswer',
-]);
+const RETRYABLE_TRANSPORT_CODES = new Set([...RETRYABLE_SYSTEM_CODES, 'RequestTimeout', 'UnparseableAnswer']);
 
 export function isRetryableInvokeFailure(failure: Pick<InvokeFailure, 'status' | 'code'>): boolean {
   if (RETRYABLE_FC_CODES.has(failure.code) || RETRYABLE_TRANSPORT_CODES.has(failure.code)) return true;

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../lib/errors';
-import { CONFIG_REFERENCE, createHostAllowlist, credentialsFromEnv, loadConfig, normalizeHostname } from '../../lib/config';
+import { CONFIG_REFERENCE, credentialsFromEnv, loadConfig, normalizeHostname } from '../../lib/config';
+import { hostAllowlist } from '../../lib/listing';
 import { clearRegisteredSecrets, redact } from '../../lib/redact';
 
 const MINIMAL = { ARCHIVER_DOMAINS: 'live.example.com', OSS_BUCKET: 'my-archive', OSS_REGION: 'oss-cn-shanghai' };
@@ -269,19 +270,21 @@ describe('normalizeHostname', () => {
   });
 });
 
-describe('createHostAllowlist', () => {
-  const allowed = createHostAllowlist(['*.aliyuncs.com', '127.0.0.1:8080', 'origin.example.com']);
+describe('hostAllowlist over configured patterns', () => {
+  const allowed = hostAllowlist(['*.aliyuncs.com', '127.0.0.1:8080', 'origin.example.com']);
 
   it.each([
     ['cdn.oss-cn-shanghai.aliyuncs.com', true],
-    ['a.b.aliyuncs.com:443', true],
+    // URL.host never carries a default port, so a port in the host is a non-default one: not allowed by a plain pattern.
+    ['a.b.aliyuncs.com:8443', false],
     ['aliyuncs.com', false],
     ['evilaliyuncs.com', false],
     ['aliyuncs.com.evil.net', false],
     ['127.0.0.1:8080', true],
     ['127.0.0.1:8081', false],
     ['127.0.0.1', false],
-    ['ORIGIN.example.com:9000', true],
+    ['ORIGIN.example.com', true],
+    ['origin.example.com:9000', false],
     ['100.100.100.200', false],
   ])('%s allowed: %s', (host, expected) => {
     expect(allowed(host)).toBe(expected);
