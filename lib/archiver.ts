@@ -85,10 +85,13 @@ export function createArchiver(options: ArchiverOptions = {}) {
         abortInFlightAtMs: deadlineMs - Math.max(cfg.deadlineMarginMs / 3, Math.min(FINAL_WRITES_MS, cfg.deadlineMarginMs)),
         invoker: getInvoker,
       });
-      logger.info('run report', { report });
+      // One structured line per run; not-ok runs at warn level so an alert on warnings catches them.
+      if (report.ok) logger.info('run report', { report });
+      else logger.warn('run report', { report });
       return report;
     } catch (err) {
-      // Bad configuration or a bad event: nothing was fetched; the report says what to fix.
+      // Bad configuration or a bad event (refused before any network call), or an unexpected error: the handler
+      // never throws, so a retry of the same event by the platform is not triggered by input that cannot change.
       const report = new ReportBuilder({ runId, action: actionOf(event), startedAtMs: startedMs });
       report.error(err instanceof ArchiverError ? err.message : redactError(err));
       const built = report.build(now());
