@@ -486,6 +486,10 @@ function guardLength(body: Readable, size: number, signal: AbortSignal | undefin
     guard.destroy(err);
   });
   body.pipe(guard);
+  // Until ali-oss or the part splitter reads the guard (a multipart upload first awaits Initiate), nothing else
+  // listens for its errors, and an 'error' event without a listener is an uncaught exception that ends the
+  // process. The failure is kept in `failure` and seen by whoever reads the destroyed guard later.
+  guard.on('error', () => undefined);
   const onAbort = () => {
     failure = abortReason(signal);
     guard.destroy(failure as Error);
