@@ -43,12 +43,15 @@ type AttemptResult =
 export async function transferFile(file: LogFile, deps: TransferDeps, opts: TransferOptions): Promise<TransferOutcome> {
   let attempts = 0;
   let url = file.url;
+  // Kept across attempts: an attempt that meets the object its predecessor committed (and failed to verify) may
+  // not read the source at all (multipart is refused at Initiate), yet must still compare against its CRC-64.
+  const source: SourceFacts = {};
   try {
     const result = await retry(
       async () => {
         attempts++;
         try {
-          return await attemptOnce(file, url, deps, opts);
+          return await attemptOnce(file, url, deps, opts, source);
         } catch (err) {
           if (err instanceof DownloadError && err.urlExpired && deps.refreshUrl) {
             const fresh = await deps.refreshUrl(file);
@@ -72,7 +75,18 @@ export async function transferFile(file: LogFile, deps: TransferDeps, opts: Tran
   }
 }
 
-async function attemptOnce(file: LogFile, url: string, deps: TransferDeps, opts: TransferOptions): Promise<AttemptResult> {
+/** What is known about the source's bytes from a download that was read through in full. */
+interface SourceFacts {
+  crc64?: string;
+}
+
+async function attemptOnce(
+  file: LogFile,
+  url: string,
+  deps: TransferDeps,
+  opts: TransferOptions,
+  source: SourceFacts,
+): Promise<AttemptResult> {
   const download = await deps.openDownload(url, opts.signal);
   if (download.contentLength !== undefined && download.contentLength !== file.size) {
     download.body.destroy();
@@ -98,13 +112,15 @@ async function attemptOnce(file: LogFile, url: string, deps: TransferDeps, opts:
   } catch (err) {
     download.body.destroy();
     meter.destroy();
-    if (err instanceof AlreadyExistsError) return resolveExisting(file, deps, opts.key, meter);
+    if (meter.complete) source.crc64 = meter.crc64;
+    if (err instanceof AlreadyExistsError) return resolveExisting(file, deps, opts.key, source);
     // An upload that failed because its source failed reports the source's error: that is what to retry.
     throw sourceError ? asDownloadError(sourceError) : err;
   }
   if (meter.bytes !== file.size) {
     throw new VerifyError(`stored ${meter.bytes} bytes but LogSize is ${file.size}`, { retryable: true });
   }
+  source.crc64 = meter.crc64;
   let storedCrc = put.crc64;
   if (!storedCrc) storedCrc = (await deps.store.head(opts.key))?.crc64;
   if (storedCrc !== meter.crc64) {
@@ -118,10 +134,10 @@ async function attemptOnce(file: LogFile, url: string, deps: TransferDeps, opts:
 
 /**
  * The key already holds an object (an earlier run whose manifest write was lost, or a racing run). It counts as
- * archived only if its size is LogSize and, when the download was read through, its CRC matches; anything else
- * is a conflict, left untouched for an operator.
+ * archived only if its size is LogSize and, when a download of this transfer was read through, its CRC matches;
+ * anything else is a conflict, left untouched for an operator.
  */
-async function resolveExisting(file: LogFile, deps: TransferDeps, key: string, meter: MeterStream): Promise<AttemptResult> {
+async function resolveExisting(file: LogFile, deps: TransferDeps, key: string, source: SourceFacts): Promise<AttemptResult> {
   const head = await deps.store.head(key);
   if (!head) {
     throw new VerifyError(`create-only PUT of ${key} was refused but the object is not there`, { retryable: true });
@@ -129,8 +145,8 @@ async function resolveExisting(file: LogFile, deps: TransferDeps, key: string, m
   if (head.size !== file.size) {
     return { status: 'conflict', reason: `archive key holds ${head.size} bytes, the source has ${file.size}` };
   }
-  if (meter.complete && head.crc64 && head.crc64 !== meter.crc64) {
-    return { status: 'conflict', reason: `archive key holds other bytes (CRC-64 ${head.crc64} vs ${meter.crc64})` };
+  if (source.crc64 !== undefined && head.crc64 && head.crc64 !== source.crc64) {
+    return { status: 'conflict', reason: `archive key holds other bytes (CRC-64 ${head.crc64} vs ${source.crc64})` };
   }
   return { status: 'already-archived', crc64: head.crc64 };
 }

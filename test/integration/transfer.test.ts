@@ -1,0 +1,114 @@
+/**
+ * lib/transfer.ts through Node's HTTP client (log origin emulator) and the real ali-oss client (OSS emulator):
+ * what counts as "archived" when the archive key already holds an object.
+ */
+import { Transform, type Readable } from 'node:stream';
+import { openDownload } from '../../lib/download';
+import { createOssStore, type OssStore } from '../../lib/oss-store';
+import { transferFile, type TransferOptions } from '../../lib/transfer';
+import type { LogFile, ObjectStore } from '../../lib/types';
+import { SANDBOX_STS } from '../../sandbox/contracts';
+import { expectedDigest } from '../../sandbox/logdata';
+import { startOriginEmulator, type OriginEmulator } from '../../sandbox/origin-emulator';
+import { startOssEmulator, type OssEmulator } from '../../sandbox/oss-emulator';
+
+const BUCKET = 'transfer-bucket';
+const KiB = 1024;
+const HOUR_MS = 3_600_000;
+
+let origin: OriginEmulator;
+let oss: OssEmulator;
+let warnSpy: jest.SpyInstance;
+
+beforeAll(async () => {
+  origin = await startOriginEmulator();
+  oss = await startOssEmulator({ buckets: [BUCKET] });
+  // urllib warns "callback twice" when a request body stream fails; expected where uploads are cut on purpose.
+  const warn = console.warn.bind(console);
+  warnSpy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].startsWith('[urllib:warn]')) return;
+    warn(...args);
+  });
+});
+
+afterAll(async () => {
+  warnSpy.mockRestore();
+  await Promise.all([origin.close(), oss.close()]);
+});
+
+/** Objects past 200 KiB go multipart (100 KiB parts), so both upload paths are reachable with small files. */
+function store(): OssStore {
+  return createOssStore({
+    bucket: BUCKET,
+    region: oss.region,
+    endpoint: oss.endpoint,
+    pathStyle: false,
+    credentials: SANDBOX_STS,
+    multipartThresholdBytes: 200 * KiB,
+    partSizeBytes: 100 * KiB,
+    timeoutMs: 10_000,
+  });
+}
+
+/** A store whose uploads lose one byte on the way (flipped in the first chunk): OSS stores other bytes than were read. */
+function corruptingInTransit(inner: ObjectStore): ObjectStore {
+  return {
+    ...inner,
+    putStream(key, body: Readable, opts) {
+      let flipped = false;
+      const corrupt = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          if (flipped) return done(null, chunk);
+          flipped = true;
+          const copy = Buffer.from(chunk);
+          copy[0] ^= 0xff;
+          done(null, copy);
+        },
+      });
+      body.on('error', (err) => corrupt.destroy(err));
+      return inner.putStream(key, body.pipe(corrupt), opts);
+    },
+  };
+}
+
+let fileCounter = 0;
+function seedFile(size: number): { file: LogFile; key: string; seed: string } {
+  fileCounter++;
+  const name = `t.example.com_2026_11_27_090000_100000.${fileCounter}.gz`;
+  const seed = `transfer-${fileCounter}`;
+  const path = `/push_proxy/owner/t.example.com/${name}`;
+  origin.addFile(path, { size, seed });
+  const hourStartMs = Date.UTC(2026, 10, 27, 9);
+  const file: LogFile = {
+    domain: 't.example.com',
+    hourStartMs,
+    name,
+    url: origin.signedUrl(path, Math.floor(Date.now() / 1000) + 3600),
+    size,
+    startMs: hourStartMs,
+    endMs: hourStartMs + HOUR_MS,
+  };
+  return { file, key: `archive/${name}`, seed };
+}
+
+function options(key: string): TransferOptions {
+  return { key, headers: {}, maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, deadlineMs: Date.now() + 60_000 };
+}
+
+const download = (url: string, signal?: AbortSignal) => openDownload(url, { allowHost: () => true, idleTimeoutMs: 5_000, signal });
+
+describe('transferFile when the stored bytes are not the downloaded ones', () => {
+  it.each([
+    ['a simple PUT', 150 * KiB],
+    ['a multipart upload', 400 * KiB],
+  ])('never reports archived after OSS stored other bytes through %s; the retry ends as a conflict', async (_path, size) => {
+    const { file, key, seed } = seedFile(size);
+
+    const outcome = await transferFile(file, { store: corruptingInTransit(store()), openDownload: download }, options(key));
+
+    expect(outcome.status).toBe('conflict');
+    const stored = oss.head(BUCKET, key);
+    expect(stored).not.toBeNull();
+    expect(stored!.crc64).not.toBe((await expectedDigest({ size, seed })).crc64);
+  });
+});
