@@ -3,7 +3,8 @@
  * Every attempt starts a fresh download (a stream cannot be replayed); success means OSS holds exactly LogSize
  * bytes whose CRC-64 equals the one computed over what was downloaded.
  */
-import { pipeline } from 'node:stream';
+import { pipeline, Writable } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { DownloadResponse } from './download';
 import { AlreadyExistsError, DownloadError, VerifyError, isRetryable } from './errors';
 import { MeterStream } from './meter';
@@ -87,14 +88,7 @@ async function attemptOnce(
   opts: TransferOptions,
   source: SourceFacts,
 ): Promise<AttemptResult> {
-  const download = await deps.openDownload(url, opts.signal);
-  if (download.contentLength !== undefined && download.contentLength !== file.size) {
-    download.body.destroy();
-    throw new DownloadError(
-      `origin announced ${download.contentLength} bytes but the API listed LogSize ${file.size}`,
-      { kind: 'size-mismatch', retryable: false },
-    );
-  }
+  const download = await openSource(file, url, deps, opts.signal);
   const meter = new MeterStream(file.size);
   // pipeline() carries a download error (reset, stall) into the meter, and so into the upload, which aborts.
   let sourceError: unknown = null;
@@ -113,7 +107,7 @@ async function attemptOnce(
     download.body.destroy();
     meter.destroy();
     if (meter.complete) source.crc64 = meter.crc64;
-    if (err instanceof AlreadyExistsError) return resolveExisting(file, deps, opts.key, source);
+    if (err instanceof AlreadyExistsError) return resolveExisting(file, url, deps, opts, source);
     // An upload that failed because its source failed reports the source's error: that is what to retry.
     throw sourceError ? asDownloadError(sourceError) : err;
   }
@@ -133,22 +127,58 @@ async function attemptOnce(
 }
 
 /**
- * The key already holds an object (an earlier run whose manifest write was lost, or a racing run). It counts as
- * archived only if its size is LogSize and, when a download of this transfer was read through, its CRC matches;
- * anything else is a conflict, left untouched for an operator.
+ * The key already holds an object (an earlier run whose manifest write was lost, an attempt whose verification
+ * failed, or a racing run). It counts as archived only if its size is LogSize and its CRC-64 is the source's;
+ * anything else is a conflict, left untouched for an operator. When no download of this transfer was read through
+ * (a multipart upload is refused at Initiate, before any byte is read), the source is read once more to learn its
+ * CRC-64: an object of the right size is not proof of the right bytes.
  */
-async function resolveExisting(file: LogFile, deps: TransferDeps, key: string, source: SourceFacts): Promise<AttemptResult> {
-  const head = await deps.store.head(key);
+async function resolveExisting(
+  file: LogFile,
+  url: string,
+  deps: TransferDeps,
+  opts: TransferOptions,
+  source: SourceFacts,
+): Promise<AttemptResult> {
+  const head = await deps.store.head(opts.key);
   if (!head) {
-    throw new VerifyError(`create-only PUT of ${key} was refused but the object is not there`, { retryable: true });
+    throw new VerifyError(`create-only PUT of ${opts.key} was refused but the object is not there`, { retryable: true });
   }
   if (head.size !== file.size) {
     return { status: 'conflict', reason: `archive key holds ${head.size} bytes, the source has ${file.size}` };
   }
-  if (source.crc64 !== undefined && head.crc64 && head.crc64 !== source.crc64) {
+  // An object without a CRC-64 (written by something older than OSS's CRC support) can only be judged by size.
+  if (!head.crc64) return { status: 'already-archived' };
+  source.crc64 ??= await sourceCrc64(file, url, deps, opts.signal);
+  if (head.crc64 !== source.crc64) {
     return { status: 'conflict', reason: `archive key holds other bytes (CRC-64 ${head.crc64} vs ${source.crc64})` };
   }
   return { status: 'already-archived', crc64: head.crc64 };
+}
+
+async function openSource(file: LogFile, url: string, deps: TransferDeps, signal?: AbortSignal): Promise<DownloadResponse> {
+  const download = await deps.openDownload(url, signal);
+  if (download.contentLength !== undefined && download.contentLength !== file.size) {
+    download.body.destroy();
+    throw new DownloadError(
+      `origin announced ${download.contentLength} bytes but the API listed LogSize ${file.size}`,
+      { kind: 'size-mismatch', retryable: false },
+    );
+  }
+  return download;
+}
+
+/** Downloads the file through the meter only (bytes discarded): its CRC-64, or the download's failure. */
+async function sourceCrc64(file: LogFile, url: string, deps: TransferDeps, signal?: AbortSignal): Promise<string> {
+  const download = await openSource(file, url, deps, signal);
+  const meter = new MeterStream(file.size);
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  try {
+    await pipelineAsync(download.body, meter, discard);
+  } catch (err) {
+    throw asDownloadError(err);
+  }
+  return meter.crc64;
 }
 
 function asDownloadError(err: unknown): unknown {

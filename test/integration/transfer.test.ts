@@ -112,3 +112,33 @@ describe('transferFile when the stored bytes are not the downloaded ones', () =>
     expect(stored!.crc64).not.toBe((await expectedDigest({ size, seed })).crc64);
   });
 });
+
+describe('transferFile when the archive key already holds an object', () => {
+  it.each([
+    ['a simple PUT', 150 * KiB],
+    ['a multipart upload', 400 * KiB],
+  ])('records a conflict, not archived, when it has the right size but other bytes (%s)', async (_path, size) => {
+    const { file, key } = seedFile(size);
+    const otherBytes = Buffer.alloc(size, 0x61);
+    await oss.plantObject(BUCKET, key, otherBytes);
+
+    const outcome = await transferFile(file, { store: store(), openDownload: download }, options(key));
+
+    expect(outcome).toMatchObject({ status: 'conflict', reason: expect.stringMatching(/other bytes/) });
+    expect((await oss.readObject(BUCKET, key)).equals(otherBytes)).toBe(true);
+  });
+
+  it.each([
+    ['a simple PUT', 150 * KiB],
+    ['a multipart upload', 400 * KiB],
+  ])('counts an object with the same bytes as already archived, with its CRC-64 (%s)', async (_path, size) => {
+    const { file, key, seed } = seedFile(size);
+    const want = await expectedDigest({ size, seed });
+    const first = await transferFile(file, { store: store(), openDownload: download }, options(key));
+    expect(first.status).toBe('archived');
+
+    const again = await transferFile(file, { store: store(), openDownload: download }, options(key));
+
+    expect(again).toMatchObject({ status: 'already-archived', crc64: want.crc64 });
+  });
+});
