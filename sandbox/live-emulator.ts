@@ -45,6 +45,13 @@ export interface ListCall {
 /** Runs after a listing request passed validation and before its page is computed (to change data mid-paging). */
 export type BeforeListHook = (call: ListCall) => void | Promise<void>;
 
+/**
+ * Rewrites a successful DescribeLivePushProxyLog answer (the parsed JSON body, URLs already signed) before it is
+ * sent; whatever it returns is serialized as the body. For answers the real service may give and the catalogue
+ * cannot produce: missing or mistyped fields, absurd sizes, LogPaths to other hosts, names that climb out of a key.
+ */
+export type AnswerTransform = (answer: Record<string, unknown>, call: ListCall) => unknown;
+
 export interface LiveEmulatorOptions {
   origin: LogOriginLike;
   /** Known identities; default [SANDBOX_STS, SANDBOX_AK]. An account with a securityToken requires it on every call. */
@@ -67,9 +74,17 @@ export interface LiveFaults {
   /** Every answer is held back this long (after the request was processed, as a slow network would). */
   setDelayMs(delayMs: number): void;
   setBeforeList(hook: BeforeListHook | undefined): void;
+  /** Every request arriving in the next `ms` (wall clock) is answered 400 Throttling.User: a storm, not a count. */
+  throttleForMs(ms: number): void;
+  /**
+   * Serve at most `entries` per page whatever PageSize asks (PageInfos.PageSize says what was served), so that a
+   * listing of a few files spans several pages; undefined lifts the cap.
+   */
+  setPageSizeCap(entries: number | undefined): void;
+  setAnswerTransform(transform: AnswerTransform | undefined): void;
   /** Injected answers queued and not yet served. */
   readonly pendingInjected: number;
-  /** Clears queued injections, the delay and the hook. */
+  /** Clears queued injections, the storm, the delay, the page cap, the hook and the transform. */
   reset(): void;
 }
 
@@ -488,6 +503,9 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
   let injections: Injection[] = [];
   let delayMs = 0;
   let beforeList: BeforeListHook | undefined;
+  let answerTransform: AnswerTransform | undefined;
+  let throttleUntilWallMs = 0;
+  let pageSizeCap: number | undefined;
   const stats: LiveEmulatorStats = { calls: 0, throttled: 0, byDomain: {}, byCode: {}, requests: [] };
 
   /** The POP gateway's checks, in its order; throws the first failure as the service reports it. */
@@ -538,10 +556,11 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
     if (beforeList) await beforeList({ ...call });
     const nowMs = now();
     const matching = catalogue.list(call.domain, call.startMs, call.endMs, nowMs);
-    const firstIndex = (call.pageNumber - 1) * call.pageSize;
-    const page = firstIndex < matching.length ? matching.slice(firstIndex, firstIndex + call.pageSize) : [];
+    const servedPageSize = pageSizeCap === undefined ? call.pageSize : Math.min(call.pageSize, pageSizeCap);
+    const firstIndex = (call.pageNumber - 1) * servedPageSize;
+    const page = firstIndex < matching.length ? matching.slice(firstIndex, firstIndex + servedPageSize) : [];
     const expiresAtSec = Math.floor(nowMs / 1000) + urlTtlSec;
-    return jsonAnswer(200, 'OK', {
+    const answer: Record<string, unknown> = {
       DomainLogDetails: {
         DomainLogDetail: [
           {
@@ -559,13 +578,14 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
                 };
               }),
             },
-            PageInfos: { PageIndex: call.pageNumber, PageSize: call.pageSize, Total: matching.length },
+            PageInfos: { PageIndex: call.pageNumber, PageSize: servedPageSize, Total: matching.length },
           },
         ],
       },
       DomainName: call.domain,
       RequestId: requestId,
-    });
+    };
+    return jsonAnswer(200, 'OK', answerTransform ? answerTransform(answer, { ...call }) : answer);
   }
 
   const actions: Record<string, (params: Params, requestId: string) => Promise<Answer>> = {
@@ -573,6 +593,7 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
   };
 
   function injectedAnswer(requestId: string): Answer | undefined {
+    if (wallNow() < throttleUntilWallMs) return errorAnswer(throttlingUser(), requestId);
     const injection = injections.shift();
     switch (injection) {
       case undefined:
@@ -675,6 +696,19 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
     setBeforeList(hook) {
       beforeList = hook;
     },
+    throttleForMs(ms) {
+      assertCount('throttleForMs', ms);
+      throttleUntilWallMs = wallNow() + ms;
+    },
+    setPageSizeCap(entries) {
+      if (entries !== undefined && (!Number.isSafeInteger(entries) || entries < 1)) {
+        throw new Error(`setPageSizeCap: expected a positive integer or undefined, got ${entries}`);
+      }
+      pageSizeCap = entries;
+    },
+    setAnswerTransform(transform) {
+      answerTransform = transform;
+    },
     get pendingInjected() {
       return injections.length;
     },
@@ -682,6 +716,9 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
       injections = [];
       delayMs = 0;
       beforeList = undefined;
+      answerTransform = undefined;
+      throttleUntilWallMs = 0;
+      pageSizeCap = undefined;
     },
   };
 

@@ -41,6 +41,8 @@ export interface OriginFaults {
   stall(ms: number, opts?: FaultScope & { afterBytes?: number }): void;
   /** Answer 404 NoSuchKey to a correctly signed GET or HEAD, even when the file exists. */
   notFound(opts?: FaultScope): void;
+  /** Answer a correctly signed GET or HEAD with 302 Found to `location` (a hijacked or misconfigured origin). */
+  redirect(location: string, opts?: FaultScope): void;
   /** Every URL signed so far answers 403 "Request has expired." until it is signed again or faults are reset. */
   expireAll(): void;
   /** Disarm every fault, including expireAll. */
@@ -70,7 +72,8 @@ export interface OriginEmulatorOptions {
 
 // Not the SANDBOX credentials: the origin's links are signed by the service's own key, never the caller's.
 const DEFAULT_SIGNING_KEY_ID = 'LTAIsandboxOriginSigner';
-const DEFAULT_SIGNING_SECRET = 'sandbox-origin-signing-secret-DO-NOT-LEAK-5e0c';
+/** Exported for tests that prove the origin's own secret never reaches a log line or a report. */
+export const DEFAULT_SIGNING_SECRET = 'sandbox-origin-signing-secret-DO-NOT-LEAK-5e0c';
 
 interface StoredFile {
   source: FileSource;
@@ -86,7 +89,11 @@ type BodyFault =
   | { kind: 'reset'; afterBytes: number }
   | { kind: 'stall'; afterBytes: number; ms: number };
 
-type Fault = (BodyFault | { kind: 'notFound' }) & { remaining: number; path?: string };
+type AnswerFault = { kind: 'notFound' } | { kind: 'redirect'; location: string };
+
+type Fault = (BodyFault | AnswerFault) & { remaining: number; path?: string };
+
+const isBodyFault = (f: Fault): boolean => f.kind === 'cut' || f.kind === 'reset' || f.kind === 'stall';
 
 /** OSS V1 query-string signing: HMAC-SHA1 over "GET\n\n\n<Expires>\n<resource>", base64. */
 function signV1(secret: string, expiresAtSec: number, resource: string): string {
@@ -195,7 +202,7 @@ export async function startOriginEmulator(opts: OriginEmulatorOptions = {}): Pro
     return fault;
   }
 
-  function arm(fault: BodyFault | { kind: 'notFound' }, scope: FaultScope = {}): void {
+  function arm(fault: BodyFault | AnswerFault, scope: FaultScope = {}): void {
     const times = scope.times ?? 1;
     assertCount('times', times);
     if (scope.path !== undefined) assertPath(scope.path);
@@ -324,6 +331,12 @@ export async function startOriginEmulator(opts: OriginEmulatorOptions = {}): Pro
       sendError(req, res, 404, 'NoSuchKey', 'The specified key does not exist.');
       return;
     }
+    const redirect = takeFault(path, (f) => f.kind === 'redirect') as { location: string } | undefined;
+    if (redirect) {
+      res.writeHead(302, { Location: redirect.location, 'Content-Length': 0 });
+      res.end();
+      return;
+    }
 
     const range = resolveRange(req.headers.range, file.size);
     if (range === 'unsatisfiable') {
@@ -349,7 +362,7 @@ export async function startOriginEmulator(opts: OriginEmulatorOptions = {}): Pro
 
     stats.downloadsStarted += 1;
     stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
-    const fault = takeFault(path, (f) => f.kind !== 'notFound') as (BodyFault & Fault) | undefined;
+    const fault = takeFault(path, isBodyFault) as (BodyFault & Fault) | undefined;
     await sendBody(res, file, start, end, fault);
   }
 
@@ -423,6 +436,7 @@ export async function startOriginEmulator(opts: OriginEmulatorOptions = {}): Pro
         arm({ kind: 'stall', afterBytes, ms }, scope);
       },
       notFound: (scope) => arm({ kind: 'notFound' }, scope),
+      redirect: (location, scope) => arm({ kind: 'redirect', location }, scope),
       expireAll: () => {
         for (const signature of issuedSignatures) revokedSignatures.add(signature);
         issuedSignatures.clear();
