@@ -106,7 +106,7 @@ export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: Run
   };
 
   try {
-    const listed = await listDomains(work, deps, report);
+    const listed = await listDomains(work, deps, report, abort.signal);
     const jobs = await prepareHours(listed, deps, settings, report, now);
     try {
       const pending = jobs.flatMap((job) => job.files.filter((f) => !isArchived(job.manifest, f.name, f.size)).map((file) => ({ job, file })));
@@ -206,9 +206,10 @@ function abortControllerFor(settings: RunSettings, now: () => number) {
   };
 }
 
-async function listDomains(work: ArchiveWork, deps: RunDeps, report: ReportBuilder): Promise<LogFile[]> {
+async function listDomains(work: ArchiveWork, deps: RunDeps, report: ReportBuilder, signal: AbortSignal): Promise<LogFile[]> {
+  // The deadline's signal stops paging and throttling back-off too: a listing must not outlive the invocation.
   const results = await mapPool(work.domains, LISTING_CONCURRENCY, (domain) =>
-    deps.lister.list(domain, work.startMs, work.endMs),
+    deps.lister.list(domain, work.startMs, work.endMs, signal),
   );
   const files: LogFile[] = [];
   const onlyHours = work.hours ? new Set(work.hours) : null;
