@@ -304,7 +304,9 @@ async function prepareHour(
     now,
   });
   if (!taken.acquired) {
-    hourReport.remaining += hourFiles.length;
+    const provenArchived = first.manifest ? hourFiles.filter((f) => isArchived(first.manifest!, f.name, f.size)).length : 0;
+    hourReport.alreadyArchived += provenArchived;
+    hourReport.remaining += hourFiles.length - provenArchived;
     report.warning(
       `${domain} ${isoHour(hourStartMs)} is being archived by ${taken.heldBy} ` +
         `(lease until ${new Date(taken.expiresAtMs).toISOString()}); left to it`,

@@ -47,7 +47,9 @@ describe('overlapping runs and deadlines', () => {
     const leftAlone = [a, b].filter((r) => r.totals.archivedNow === 0);
     expect(worked).toHaveLength(1);
     expect(worked[0].totals.archivedNow).toBe(30);
-    expect(leftAlone[0].totals.remaining).toBe(30);
+    // It may read the manifest after the worker recorded its first files: those count as already archived.
+    expect(leftAlone[0].totals.remaining + leftAlone[0].totals.alreadyArchived).toBe(30);
+    expect(leftAlone[0].totals.remaining).toBeGreaterThan(0);
     expect(leftAlone[0].warnings.join(' ')).toMatch(/being archived by/);
     expect(h.cloud.origin.stats.downloadsStarted).toBe(30);
     await expectAllArchivedOnce(h, hour, files);
