@@ -8,7 +8,7 @@ import type { ArchiverEvent } from './events';
 import type { UnitEvent } from './invoke';
 import { planTimer, splitUnits } from './plan';
 import type { ArchiveWork, UnfinishedHour } from './run';
-import { HOUR_MS, isoHour, parseIsoHour } from './time';
+import { HOUR_MS, hourStart, isoHour, parseIsoHour } from './time';
 
 export interface InvocationPlan {
   /** Work done in this invocation; null when everything is fanned out. */
@@ -36,9 +36,12 @@ export function planInvocation(event: ArchiverEvent, config: Config, runId: stri
       const budget = config.maxHoursPerInvocation;
       const here = plan.domains.slice(0, budget);
       const away = plan.domains.slice(budget);
+      // A unit may carry only complete hours (lib/events.ts refuses a unit naming the current one). With
+      // LAG_HOURS=0 the target is the trigger's own hour: units leave it to the next timer run's lookback.
+      const unitHours = hourRange(startMs, Math.min(endMs, hourStart(event.triggerTimeMs)));
       return {
         inPlace: here.length > 0 ? { action: 'timer', domains: here, startMs, endMs } : null,
-        units: away.map((domain) => unit(domain, hourRange(startMs, endMs), runId, 1)),
+        units: unitHours.length > 0 ? away.map((domain) => unit(domain, unitHours, runId, 1)) : [],
       };
     }
     case 'backfill': {

@@ -41,6 +41,24 @@ describe('planInvocation', () => {
   });
 });
 
+describe('planInvocation with LAG_HOURS=0 (the current hour is the target)', () => {
+  const timer = event({ triggerTime: '2026-11-27T10:05:00Z', triggerName: 'hourly', payload: '' });
+  const plan = planInvocation(timer, env({ MAX_HOURS_PER_INVOCATION: '1', LAG_HOURS: '0', LOOKBACK_HOURS: '2' }), 'run-1');
+
+  it('sends units that the receiving invocation accepts: only hours already complete', () => {
+    expect(plan.units.map((u) => u.domain)).toEqual(['b.example.com', 'c.example.com']);
+    for (const unit of plan.units) {
+      expect(() => event(unit)).not.toThrow();
+      expect(unit.hours).toEqual(['2026-11-27T08:00:00Z', '2026-11-27T09:00:00Z']);
+    }
+  });
+
+  it('sends no unit when the current hour is all there is', () => {
+    const noLookback = planInvocation(timer, env({ MAX_HOURS_PER_INVOCATION: '1', LAG_HOURS: '0', LOOKBACK_HOURS: '0' }), 'run-1');
+    expect(noLookback.units).toEqual([]);
+  });
+});
+
 describe('remainderUnits', () => {
   const unit = event({ action: 'archive', domain: 'a.example.com', hours: ['2026-11-26T01:00:00Z', '2026-11-26T02:00:00Z'], attempt: 2 });
 
