@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ClientCache, type Clients } from './clients';
 import { credentialsFromEnv, loadConfig, type Config } from './config';
-import { ArchiverError, ConfigError } from './errors';
+import { ArchiverError, ConfigError, formatConfigIssue } from './errors';
 import { parseEvent, type ArchiverEvent } from './events';
 import { createLogger, type Logger } from './log';
 import { redactError, registerSecret } from './redact';
@@ -93,7 +93,12 @@ export function createArchiver(options: ArchiverOptions = {}) {
       // Bad configuration or a bad event (refused before any network call), or an unexpected error: the handler
       // never throws, so a retry of the same event by the platform is not triggered by input that cannot change.
       const report = new ReportBuilder({ runId, action: actionOf(event), startedAtMs: startedMs });
-      report.error(err instanceof ArchiverError ? err.message : redactError(err));
+      if (err instanceof ConfigError) {
+        // One line per variable: the report clips each line, and a long list in one line would lose the last ones.
+        for (const issue of err.issues) report.error(`Invalid configuration: ${formatConfigIssue(issue)}`);
+      } else {
+        report.error(err instanceof ArchiverError ? err.message : redactError(err));
+      }
       const built = report.build(now());
       logger.error('run refused', { error: err instanceof Error ? err : String(err), report: built });
       return built;
