@@ -52,6 +52,8 @@ const SENSITIVE_PARAM_ANYWHERE = new RegExp(`(^|[\\s&;,?"'(])(${PARAM_NAME_ALTER
 const SENSITIVE_HEADER = /((?:authorization|x-oss-security-token|x-acs-security-token)["']?\s*[:=]\s*["']?)[^"'\r\n]+/gi;
 /** An OSS V1 authorization value on its own: `OSS <AccessKeyId>:<base64 signature>`. */
 const OSS_AUTH_VALUE = /\bOSS\s+[A-Za-z0-9._-]+:[A-Za-z0-9+/=]+/g;
+/** Credentials inside a URL's authority, `https://id:secret@host` (pasted into an endpoint variable): all of it goes. */
+const URL_USER_INFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>`]+@/gi;
 
 const registeredSecrets = new Set<string>();
 
@@ -82,6 +84,7 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   out = out.replace(SENSITIVE_PARAM_ANYWHERE, (_whole, lead: string, name: string) => `${lead}${name}=${REDACTED}`);
   out = out.replace(SENSITIVE_HEADER, (_whole, lead: string) => `${lead}${REDACTED}`);
   out = out.replace(OSS_AUTH_VALUE, `OSS ${REDACTED}`);
+  out = out.replace(URL_USER_INFO, `$1${REDACTED}@`);
   const explicit = secrets.filter((s) => s && s.length >= MIN_SECRET_LENGTH).flatMap(secretForms);
   // Longest first, so a secret that contains another is removed whole.
   const all = [...new Set([...registeredSecrets, ...explicit])].sort((a, b) => b.length - a.length);
