@@ -11,6 +11,15 @@ const everyFileArchivedDespiteTheFault: Expectation = (_facts, r) => {
   expect(r.archived).toBe(r.files);
 };
 
+/**
+ * Faults spread over concurrent transfers: which file meets how many of them is timing, so a file may use up its
+ * attempts and be recorded failed (the clean run then archives it). Either way the faulted run settles every file.
+ */
+const everyFileSettledByTheFaultedRun: Expectation = (_facts, r) => {
+  expect(r.archived + r.failedAndRecorded).toBe(r.files);
+  expect(r.archived).toBeGreaterThan(0);
+};
+
 const EXPECTATIONS: Record<string, Expectation> = {
   'live-throttling-storm': (f, r) => {
     expect(f.throttledAnswers).toBeGreaterThan(0);
@@ -38,20 +47,22 @@ const EXPECTATIONS: Record<string, Expectation> = {
     expect(r.deferred).toBe(1);
   },
   'origin-reset': (f, r) => {
-    expect(f.downloadsStarted).toBe(2 * r.files);
-    everyFileArchivedDespiteTheFault(f, r);
+    // Every broken download was followed by a fresh one.
+    expect(f.downloadsStarted).toBeGreaterThan(r.files);
+    everyFileSettledByTheFaultedRun(f, r);
   },
   'origin-cut': (f, r) => {
-    expect(f.downloadsStarted).toBe(2 * r.files);
-    everyFileArchivedDespiteTheFault(f, r);
+    expect(f.downloadsStarted).toBeGreaterThan(r.files);
+    everyFileSettledByTheFaultedRun(f, r);
   },
   'origin-stall': (f, r) => {
     expect(f.downloadsStarted).toBe(r.files + 2);
     everyFileArchivedDespiteTheFault(f, r);
   },
   'origin-403-expired': (f, r) => {
-    // One listing, then a re-list for a fresh URL per refused file.
-    expect(f.listCalls).toBe(1 + r.files);
+    // One listing, then a re-list for a fresh URL after a 403 (at most one per file).
+    expect(f.listCalls).toBeGreaterThanOrEqual(2);
+    expect(f.listCalls).toBeLessThanOrEqual(1 + r.files);
     everyFileArchivedDespiteTheFault(f, r);
   },
   'origin-404': (f, r) => {
@@ -77,11 +88,11 @@ const EXPECTATIONS: Record<string, Expectation> = {
   },
   'oss-put-5xx': (f, r) => {
     expect(f.injected).toBe(CI_SCALE.smallFiles);
-    everyFileArchivedDespiteTheFault(f, r);
+    everyFileSettledByTheFaultedRun(f, r);
   },
   'oss-put-reset': (f, r) => {
     expect(f.injected).toBe(CI_SCALE.smallFiles);
-    everyFileArchivedDespiteTheFault(f, r);
+    everyFileSettledByTheFaultedRun(f, r);
   },
   'oss-manifest-5xx': (f, r) => {
     expect(f.manifestNotWrittenReported).toBe(true);

@@ -85,7 +85,8 @@ async function withScenario(env: Record<string, string | undefined>, body: (s: S
     };
   });
   const archive = createArchiver({
-    env: { ...cloud.env, LOOKBACK_HOURS: '0', MAX_ATTEMPTS: '2', ...env },
+    // Debug level: whatever the archiver would log for an operator chasing a problem is searched too.
+    env: { ...cloud.env, LOOKBACK_HOURS: '0', MAX_ATTEMPTS: '2', LOG_LEVEL: 'debug', ...env },
     logSink: (line) => outputs.logs.push(line),
     clientCache,
   });
