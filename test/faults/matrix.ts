@@ -247,7 +247,16 @@ export class RowContext {
     );
     this.reports.push(report);
     this.observeArchive();
+    this.checkCounts(report);
     return report;
+  }
+
+  /** Every file a run listed for an hour is accounted for exactly once in that hour's counts. */
+  private checkCounts(report: RunReport): void {
+    for (const h of report.hours) {
+      const accounted = h.archivedNow + h.alreadyArchived + h.failed + h.conflicts + h.remaining;
+      if (accounted !== h.listed) this.problem(`report of ${report.runId} counts ${accounted} files for ${h.domain} ${h.hour}, having listed ${h.listed}`);
+    }
   }
 
   timer(opts: InvokeOptions = {}): Promise<RunReport> {
@@ -886,11 +895,30 @@ export interface RowResult {
   deferred: number;
   /** Files neither archived nor a recorded conflict after the clean run. Must be 0. */
   lost: number;
-  /** Distinct integrity problems (wrong bytes, overwritten objects, manifests contradicting the archive). Must be 0. */
+  /**
+   * Distinct integrity problems: wrong bytes, overwritten or vanished objects, manifests contradicting the archive,
+   * stray objects, run reports whose counts do not add up or contradict the archive. Must be 0.
+   */
   damaged: number;
   problems: string[];
   facts: Facts;
   durationMs: number;
+}
+
+/** The clean run's report must tell what the archive shows: every file listed, each archived or a conflict. */
+function checkCleanRunReport(row: RowContext, final: Inspection): void {
+  const report = row.reports.at(-1);
+  if (!report) return;
+  const planted = row.truth.filter((f) => f.plantedForeign).length;
+  const { listed, archivedNow, alreadyArchived, conflicts, failed, remaining } = report.totals;
+  const expected = { listed: row.truth.length, archived: row.truth.length - planted, conflicts: planted, failed: 0, remaining: 0 };
+  const actual = { listed, archived: archivedNow + alreadyArchived, conflicts, failed, remaining };
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    row.problem(`clean run report says ${JSON.stringify(actual)}, the archive shows ${JSON.stringify(expected)}`);
+  }
+  if (archivedNow + alreadyArchived !== [...final.verdicts.values()].filter((v) => v === 'archived').length) {
+    row.problem(`clean run report counts ${archivedNow + alreadyArchived} archived files, the archive holds another number`);
+  }
 }
 
 function resetFaults(cloud: SandboxCloud): void {
@@ -909,6 +937,7 @@ export async function runRow(row: FaultRow, scale: MatrixScale): Promise<RowResu
     const afterFault = await inspectArchive(ctx, 'after-fault');
     await (row.cleanRun ? row.cleanRun(ctx) : ctx.timer().then(() => undefined));
     const final = await inspectArchive(ctx, 'final');
+    checkCleanRunReport(ctx, final);
 
     const count = (verdict: Verdict) => [...afterFault.verdicts.values()].filter((v) => v === verdict).length;
     const lost = ctx.truth.filter((file) => {
