@@ -168,8 +168,12 @@ async function runEvent(
     : { report: emptyReport(event, invocation), unfinished: [] };
   const remainder = remainderUnits(event, unfinished, invocation.runId);
   const resent = await sendUnits(remainder.units, invocation);
-  for (const h of remainder.abandoned) {
-    report.errors.push(`${h.domain} ${isoHour(h.hourStartMs)} was re-sent ${MAX_UNIT_ROUNDS} times without finishing; run a backfill for it`);
+  if (remainder.abandoned.length > 0) {
+    const hours = remainder.abandoned.map((h) => `${h.domain} ${isoHour(h.hourStartMs)}`);
+    report.errors.push(
+      `${hours.length} hours were re-sent ${MAX_UNIT_ROUNDS} times without finishing; run a backfill for them: ` +
+        `${hours.slice(0, 5).join(', ')}${hours.length > 5 ? `, and ${hours.length - 5} more` : ''}`,
+    );
   }
   if (event.kind !== 'timer') report.warnings.unshift(...event.warnings);
   const fanOut = mergeFanOut(sent, resent);

@@ -192,7 +192,11 @@ export async function acquireLease(store: ObjectStore, options: AcquireLeaseOpti
         lostTo = newest;
         continue;
       }
-      if (read.state === 'readable' && keepsOthersOut(read.record, now(), graceMs)) return refused(read.record, newest);
+      // A live lease under our own holder id was taken by an earlier attempt of this same request: Function
+      // Compute retries an asynchronous invocation (same request id) only after that attempt died, so it is taken
+      // over at once instead of blocking the retry until the dead attempt's deadline.
+      const ours = read.state === 'readable' && read.record.holder === options.holder;
+      if (read.state === 'readable' && !ours && keepsOthersOut(read.record, now(), graceMs)) return refused(read.record, newest);
     }
 
     const candidate = newest + 1;

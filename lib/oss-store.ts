@@ -62,6 +62,8 @@ const ALLOWED_HEADER = new RegExp(
     'content-disposition|cache-control|expires)$',
 );
 
+const SMALL_REQUEST_TIMEOUT_MS = 30_000;
+
 /** The part of the ali-oss client this module uses, typed as the SDK source (lib/object.js, multipart.js) behaves. */
 interface OssResponse {
   status: number;
@@ -69,13 +71,13 @@ interface OssResponse {
 }
 interface OssClient {
   putStream(name: string, stream: Readable, options: { contentLength: number; headers: Record<string, string> }): Promise<{ res: OssResponse }>;
-  put(name: string, content: Buffer, options: { mime?: string; headers: Record<string, string> }): Promise<{ res: OssResponse }>;
-  head(name: string): Promise<{ status: number; meta: Record<string, string> | null; res: OssResponse }>;
-  get(name: string): Promise<{ content: Buffer; res: OssResponse }>;
-  delete(name: string): Promise<{ res: OssResponse }>;
+  put(name: string, content: Buffer, options: { mime?: string; headers: Record<string, string>; timeout?: number }): Promise<{ res: OssResponse }>;
+  head(name: string, options?: { timeout?: number }): Promise<{ status: number; meta: Record<string, string> | null; res: OssResponse }>;
+  get(name: string, file?: undefined, options?: { timeout?: number }): Promise<{ content: Buffer; res: OssResponse }>;
+  delete(name: string, options?: { timeout?: number }): Promise<{ res: OssResponse }>;
   listV2(
     query: { prefix: string; 'max-keys': number; 'continuation-token'?: string },
-    options: Record<string, never>,
+    options: { timeout?: number },
   ): Promise<{ objects: { name: string; size: number }[]; isTruncated: boolean; nextContinuationToken: string | null }>;
   initMultipartUpload(name: string, options: { headers: Record<string, string> }): Promise<{ uploadId: string }>;
   /** `file` may be a Readable: ali-oss's _createStream passes it through untouched. */
@@ -238,8 +240,14 @@ export function createOssStore(options: OssStoreOptions): OssStore {
     }
   }
 
+  // Small requests (state objects, HEAD, LIST) get a short timeout of their own: the client's is sized for
+  // streaming a whole file through one PUT, and a manifest write must not land long after its lease check.
+  // A fresh object per call: ali-oss writes into the options it is given (listV2 adds its continuation token).
+  const smallTimeoutMs = Math.min(opts.timeoutMs ?? SMALL_REQUEST_TIMEOUT_MS, SMALL_REQUEST_TIMEOUT_MS);
+  const small = () => ({ timeout: smallTimeoutMs });
+
   async function head(key: string): Promise<HeadResult | null> {
-    const result = await nullIfNoSuchKey(callOss('HeadObject', key, () => client.head(key)));
+    const result = await nullIfNoSuchKey(callOss('HeadObject', key, () => client.head(key, small())));
     if (!result) return null;
     const headers = result.res.headers;
     return {
@@ -251,17 +259,19 @@ export function createOssStore(options: OssStoreOptions): OssStore {
   }
 
   async function getText(key: string): Promise<string | null> {
-    const result = await nullIfNoSuchKey(callOss('GetObject', key, () => client.get(key)));
+    const result = await nullIfNoSuchKey(callOss('GetObject', key, () => client.get(key, undefined, small())));
     return result ? result.content.toString('utf8') : null;
   }
 
   async function putText(key: string, body: string, put?: { forbidOverwrite?: boolean }): Promise<void> {
-    const headers: Record<string, string> = put?.forbidOverwrite ? { ...FORBID_OVERWRITE } : {};
-    await callOss('PutObject', key, () => client.put(key, Buffer.from(body, 'utf8'), { mime: 'application/json', headers }));
+    // Manifests and leases are rewritten and read every hour: Standard whatever the bucket's default class, since
+    // an Archive-class manifest cannot be read back and IA/Archive bill a minimum duration on every rewrite.
+    const headers: Record<string, string> = { 'x-oss-storage-class': 'Standard', ...(put?.forbidOverwrite ? FORBID_OVERWRITE : {}) };
+    await callOss('PutObject', key, () => client.put(key, Buffer.from(body, 'utf8'), { mime: 'application/json', headers, ...small() }));
   }
 
   async function deleteObject(key: string): Promise<void> {
-    await callOss('DeleteObject', key, () => client.delete(key));
+    await callOss('DeleteObject', key, () => client.delete(key, small()));
   }
 
   async function* list(prefix: string): AsyncGenerator<{ key: string; size: number }> {
@@ -269,7 +279,7 @@ export function createOssStore(options: OssStoreOptions): OssStore {
     do {
       const token = continuationToken;
       const page = await callOss('ListObjectsV2', prefix, () =>
-        client.listV2({ prefix, 'max-keys': opts.listPageSize, ...(token ? { 'continuation-token': token } : {}) }, {}),
+        client.listV2({ prefix, 'max-keys': opts.listPageSize, ...(token ? { 'continuation-token': token } : {}) }, small()),
       );
       for (const object of page.objects) yield { key: object.name, size: object.size };
       continuationToken = page.isTruncated ? page.nextContinuationToken ?? undefined : undefined;

@@ -200,6 +200,26 @@ describe('archiving the previous hour through the real SDKs', () => {
     expect((await h.cloud.oss.readObject(BUCKET, keyFor(domain, hour, name))).toString()).toBe('something else entirely');
   });
 
+  it('stores archived logs in the configured storage class and encryption, and state objects in Standard', async () => {
+    const cold = await startHarness({ domains: DOMAINS, env: { STORAGE_CLASS: 'IA', SERVER_SIDE_ENCRYPTION: 'AES256' } });
+    try {
+      const domain = DOMAINS[0];
+      const name = logName(domain, hour, 0);
+      cold.cloud.live.seedLogs(domain, hour, [{ name, source: { content: Buffer.from('cold log') } }]);
+
+      await cold.timer();
+
+      const archived = cold.cloud.oss.head(BUCKET, keyFor(domain, hour, name))!.headers;
+      expect(archived['x-oss-storage-class']).toBe('IA');
+      expect(archived['x-oss-server-side-encryption']).toBe('AES256');
+      expect(archived['x-oss-meta-source-size']).toBe('8');
+      const manifest = cold.cloud.oss.head(BUCKET, manifestKeyFor(domain, hour))!.headers;
+      expect(manifest['x-oss-storage-class']).toBe('Standard');
+    } finally {
+      await cold.close();
+    }
+  });
+
   it('uses the origin path the Live emulator hands out', () => {
     expect(logOriginPath('a.example.com', hour, 'x.gz')).toMatch(/^\/push_proxy\//);
   });

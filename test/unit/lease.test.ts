@@ -79,6 +79,17 @@ describe('acquireLease', () => {
     expect(store.keys()).toEqual([genKey(1)]);
   });
 
+  it('lets a retry of the same request (same holder id) take over the live lease its dead attempt left', async () => {
+    const { acquired, clock } = setup();
+    const dead = await acquired('request-1');
+    clock.advance(60_000);
+
+    const retry = await acquired('request-1');
+
+    expect(retry.generation).toBe(2);
+    expect(await dead.stillHeld()).toBe(false);
+  });
+
   it('lets the next contender in with generation 2 once the holder releases', async () => {
     const { acquired, body } = setup();
     const first = await acquired('run-a');
