@@ -20,7 +20,7 @@ import {
 import { ManifestWriter } from './manifest-writer';
 import { mapPool } from './pool';
 import { ReportBuilder } from './report';
-import { isoHour } from './time';
+import { hoursBetween, isoHour } from './time';
 import { transferFile, type TransferOutcome } from './transfer';
 import type { HourReport, LogFile, Manifest, ObjectStore, RunReport } from './types';
 
@@ -100,14 +100,17 @@ export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: Run
   const log = deps.logger.child({ runId: settings.runId });
   const abort = abortControllerFor(settings, now);
   const unfinished = new Map<string, UnfinishedHour>();
+  const markUnfinished = (domain: string, hourStartMs: number) =>
+    unfinished.set(`${domain}\u0000${hourStartMs}`, { domain, hourStartMs });
   const leftForLater = (job: HourJob) => {
     job.report.remaining++;
-    unfinished.set(`${job.domain}\u0000${job.hourStartMs}`, { domain: job.domain, hourStartMs: job.hourStartMs });
+    markUnfinished(job.domain, job.hourStartMs);
   };
 
   try {
-    const listed = await listDomains(work, deps, report, abort.signal);
-    const jobs = await prepareHours(listed, deps, settings, report, now);
+    // Hours that could not be listed or whose state could not be read are unfinished too: a unit sends them on.
+    const listed = await listDomains(work, deps, report, abort.signal, markUnfinished);
+    const jobs = await prepareHours(listed, deps, settings, report, now, markUnfinished);
     try {
       const pending = jobs.flatMap((job) => job.files.filter((f) => !isArchived(job.manifest, f.name, f.size)).map((file) => ({ job, file })));
       for (const job of jobs) job.report.alreadyArchived += job.files.length - pending.filter((p) => p.job === job).length;
@@ -206,7 +209,13 @@ function abortControllerFor(settings: RunSettings, now: () => number) {
   };
 }
 
-async function listDomains(work: ArchiveWork, deps: RunDeps, report: ReportBuilder, signal: AbortSignal): Promise<LogFile[]> {
+async function listDomains(
+  work: ArchiveWork,
+  deps: RunDeps,
+  report: ReportBuilder,
+  signal: AbortSignal,
+  markUnfinished: (domain: string, hourStartMs: number) => void,
+): Promise<LogFile[]> {
   // The deadline's signal stops paging and throttling back-off too: a listing must not outlive the invocation.
   const results = await mapPool(work.domains, LISTING_CONCURRENCY, (domain) =>
     deps.lister.list(domain, work.startMs, work.endMs, signal),
@@ -217,6 +226,7 @@ async function listDomains(work: ArchiveWork, deps: RunDeps, report: ReportBuild
     const domain = work.domains[i];
     if (result.status === 'rejected') {
       report.error(`listing ${domain} failed: ${redactError(result.reason)}`);
+      for (const h of work.hours ?? hoursBetween(work.startMs, work.endMs)) markUnfinished(domain, h);
       return;
     }
     for (const rejected of result.value.rejected) {
@@ -238,6 +248,7 @@ async function prepareHours(
   settings: RunSettings,
   report: ReportBuilder,
   now: () => number,
+  markUnfinished: (domain: string, hourStartMs: number) => void,
 ): Promise<HourJob[]> {
   const byHour = new Map<string, LogFile[]>();
   for (const file of files) {
@@ -258,6 +269,7 @@ async function prepareHours(
     }
     const { domain, hourStartMs } = groups[i][0];
     report.hour(domain, hourStartMs).remaining += groups[i].length;
+    markUnfinished(domain, hourStartMs);
     report.error(`state of ${domain} ${isoHour(hourStartMs)} could not be read: ${redactError(result.reason)}`);
   });
   return ready;

@@ -146,3 +146,41 @@ describe.each(['fc3', 'fc2'] as const)('fan-out through Function Compute (%s)', 
     await expectEachArchivedExactlyOnce(cloud, seeded);
   });
 });
+
+describe('a unit whose listing fails', () => {
+  it('sends its hours on as the next round, which archives them', async () => {
+    const cloud = await startSandboxCloud({ domains: DOMAINS });
+    let archive: (event: unknown, context: any) => Promise<RunReport> = async () => {
+      throw new Error('not ready');
+    };
+    const fc = await startFcEmulator({
+      handler: (event, context) => archive(event, context),
+      context: (requestId) => cloud.context({ requestId }),
+      functionName: 'live-log-archiver',
+    });
+    try {
+      archive = createArchiver({ env: { ...cloud.env, LOOKBACK_HOURS: '0', FANOUT_ENDPOINT: fc.endpoint }, logSink: () => undefined });
+      const hour = currentHourMs() - 3 * HOUR_MS;
+      const seeded: Seeded = { domain: DOMAINS[0], hourStartMs: hour, name: logName(DOMAINS[0], hour, 0), source: { size: 1_000, seed: 'x' } };
+      cloud.live.seedLogs(seeded.domain, hour, [seeded]);
+      // More failures than one listing's retries: the first invocation cannot list at all.
+      cloud.live.faults.failNext(6, 'internal-500');
+
+      const first = await archive(
+        Buffer.from(JSON.stringify({ action: 'archive', domain: seeded.domain, hours: [isoHour(hour)] })),
+        cloud.context({ requestId: 'unit-listing-fails' }),
+      );
+      await fc.idle();
+
+      expect(first.ok).toBe(false);
+      expect(first.errors.join(' ')).toMatch(/listing fan-a\.example\.com failed/);
+      expect(first.fanOut).toMatchObject({ units: 1, hours: 1 });
+      expect(fc.invocations).toHaveLength(1);
+      expect(fc.invocations[0].status).toBe('succeeded');
+      await expectEachArchivedExactlyOnce(cloud, [seeded]);
+    } finally {
+      await fc.close();
+      await cloud.close();
+    }
+  });
+});
