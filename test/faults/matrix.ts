@@ -42,6 +42,8 @@ const BASE_ENV: Record<string, string> = {
   LOOKBACK_HOURS: '0',
   CONCURRENCY: '4',
   MAX_ATTEMPTS: '3',
+  // No row fans out; if one ever did, it must fail on loopback rather than reach for a real Function Compute.
+  FANOUT_ENDPOINT: 'http://127.0.0.1:9',
 };
 
 // ---------------------------------------------------------------------------------------------------------------

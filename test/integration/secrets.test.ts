@@ -62,7 +62,8 @@ interface Scenario {
   cloud: SandboxCloud;
   outputs: Outputs;
   invoke(event: unknown, context?: FcContext): Promise<RunReport>;
-  archiveEvent(): Record<string, unknown>;
+  /** The hourly timer's event for HOUR (a timer run never fans out, so no Function Compute is needed). */
+  timerEvent(): Record<string, unknown>;
   seed(count: number): string[];
 }
 
@@ -86,7 +87,8 @@ async function withScenario(env: Record<string, string | undefined>, body: (s: S
   });
   const archive = createArchiver({
     // Debug level: whatever the archiver would log for an operator chasing a problem is searched too.
-    env: { ...cloud.env, LOOKBACK_HOURS: '0', MAX_ATTEMPTS: '2', LOG_LEVEL: 'debug', ...env },
+    // A fan-out, should one happen, fails on loopback instead of reaching for a real Function Compute.
+    env: { ...cloud.env, LOOKBACK_HOURS: '0', MAX_ATTEMPTS: '2', LOG_LEVEL: 'debug', FANOUT_ENDPOINT: 'http://127.0.0.1:9', ...env },
     logSink: (line) => outputs.logs.push(line),
     clientCache,
   });
@@ -99,7 +101,7 @@ async function withScenario(env: Record<string, string | undefined>, body: (s: S
         outputs.reports.push(report);
         return report;
       },
-      archiveEvent: () => ({ action: 'archive', domain: DOMAIN, hours: [isoHour(HOUR)] }),
+      timerEvent: () => ({ triggerTime: isoHour(HOUR + HOUR_MS).replace(':00:00Z', ':05:00Z'), triggerName: 'hourly', payload: '' }),
       seed(count) {
         const names = Array.from({ length: count }, (_, i) => logName(DOMAIN, HOUR, i));
         cloud.live.seedLogs(DOMAIN, HOUR, names.map((name, i) => ({ name, source: { content: Buffer.from(`log ${i}\n`.repeat(200)) } })));
@@ -128,7 +130,7 @@ describe('no secret in any output, whatever fails', () => {
       s.seed(2);
       s.cloud.live.faults.failNext(3, 'internal-500');
       s.cloud.live.faults.failNext(3, 'unavailable-503-html');
-      const report = await s.invoke(s.archiveEvent());
+      const report = await s.invoke(s.timerEvent());
       expect(report.errors).toEqual([expect.stringMatching(/listing secrets.example.com failed: ApiError \[NonJsonResponse\]/)]);
     });
     expectNoSecrets(outputs);
@@ -141,7 +143,7 @@ describe('no secret in any output, whatever fails', () => {
     const outputs = await withScenario({}, async (s) => {
       s.seed(1);
       const context = s.cloud.context();
-      const report = await s.invoke(s.archiveEvent(), { ...context, credentials: { ...context.credentials, ...credentials } });
+      const report = await s.invoke(s.timerEvent(), { ...context, credentials: { ...context.credentials, ...credentials } });
       expect(report.errors).toEqual([expect.stringMatching(code)]);
     });
     expectNoSecrets(outputs);
@@ -195,7 +197,7 @@ describe('no secret in any output, whatever fails', () => {
         s.cloud.origin.faults.stall(3000, { path: at(stalled), times: 10 });
         s.cloud.origin.faults.redirect(evil.signedUrl('/elsewhere.gz', Math.floor(Date.now() / 1000) + 600), { path: at(redirected), times: 10 });
 
-        const report = await s.invoke(s.archiveEvent());
+        const report = await s.invoke(s.timerEvent());
 
         expect(report.totals.failed).toBe(4);
         const reasons = report.failures.map((f) => f.reason).join('\n');
@@ -218,7 +220,7 @@ describe('no secret in any output, whatever fails', () => {
         s.cloud.origin.faults.expireAll();
         return answer;
       });
-      const report = await s.invoke(s.archiveEvent());
+      const report = await s.invoke(s.timerEvent());
       expect(report.failures).toHaveLength(2);
       expect(report.failures[0].reason).toMatch(/HTTP 403/);
     });
@@ -231,7 +233,7 @@ describe('no secret in any output, whatever fails', () => {
       s.cloud.oss.faults.failNext(4, 500, (r) => r.op === 'PutObject' && r.key.startsWith('live-logs/'));
       s.cloud.oss.faults.resetNext(10, (r) => r.op === 'PutObject' && r.key.startsWith('live-logs/'), 100);
       s.cloud.oss.faults.failNext(20, 503, (r) => r.op === 'PutObject' && r.key.includes('/manifests/'));
-      const report = await s.invoke(s.archiveEvent());
+      const report = await s.invoke(s.timerEvent());
       expect(report.totals.failed).toBe(3);
       expect(report.errors.join('\n')).toMatch(/manifest .* could not be written: StoreError/);
     });
@@ -284,7 +286,7 @@ describe('no secret in any output, whatever fails', () => {
       const names = s.seed(3);
       await s.cloud.oss.plantObject(s.cloud.bucket, `live-logs/${DOMAIN}/${isoHour(HOUR).slice(0, 10).replace(/-/g, '/')}/${isoHour(HOUR).slice(11, 13)}/${names[0]}`, Buffer.from('foreign\n'));
       s.cloud.origin.faults.stall(600, { times: 3 });
-      const running = s.invoke(s.archiveEvent());
+      const running = s.invoke(s.timerEvent());
       // Once the run holds generation 1, a newer holder takes the hour over (as after an expiry).
       const ownLease = leaseKey('live-logs-state/', DOMAIN, HOUR, 1);
       while (!s.cloud.oss.head(s.cloud.bucket, ownLease)) await new Promise((resolve) => setTimeout(resolve, 10));
