@@ -3,6 +3,7 @@
  * it does not prove archived (bounded concurrency, deadline), and write the manifest as files complete.
  */
 import type { DownloadResponse } from './download';
+import { isRetryable } from './errors';
 import { redactError } from './redact';
 import { archiveKey, manifestKey } from './keys';
 import { acquireLease, type Lease } from './lease';
@@ -226,7 +227,10 @@ async function listDomains(
     const domain = work.domains[i];
     if (result.status === 'rejected') {
       report.error(`listing ${domain} failed: ${redactError(result.reason)}`);
-      for (const h of work.hours ?? hoursBetween(work.startMs, work.endMs)) markUnfinished(domain, h);
+      // A transient failure (throttling, 5xx past the retries) is worth another round; a malformed answer is not.
+      if (isRetryable(result.reason)) {
+        for (const h of work.hours ?? hoursBetween(work.startMs, work.endMs)) markUnfinished(domain, h);
+      }
       return;
     }
     for (const rejected of result.value.rejected) {

@@ -54,6 +54,9 @@ export async function startSandboxCloud(opts: SandboxCloudOptions): Promise<Sand
       // The origin emulator speaks plain HTTP on loopback; production LogPaths get https.
       LOG_URL_SCHEME: 'http',
       LOG_HOST_ALLOWLIST: origin.host,
+      // Fan-out stays on this machine: without an FC emulator, an invocation is refused at once by a closed port
+      // instead of looking up the account's real Function Compute endpoint.
+      FANOUT_ENDPOINT: 'http://127.0.0.1:1',
     };
     return {
       live,
