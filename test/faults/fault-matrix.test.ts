@@ -134,6 +134,11 @@ const EXPECTATIONS: Record<string, Expectation> = {
     expect(f.pendingUploadsAfterKill).toBeGreaterThanOrEqual(1);
     expect(r.deferred).toBeGreaterThanOrEqual(1);
   },
+  'fc-killed-retried': (f, r) => {
+    expect(f.killedWhileUploading).toBe(true);
+    expect(f.largeObjectAfterKill).toBe(false);
+    expect(r.deferred).toBeGreaterThanOrEqual(1);
+  },
   'fc-retry-same-event': (f, r) => {
     expect(f.firstArchived).toBe(r.files);
     expect(f.secondArchived).toBe(0);

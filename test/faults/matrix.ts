@@ -733,32 +733,46 @@ const ossStaleLease: FaultRow = {
 
 /** How long the killed invocation's lease lasts: its FC timeout. */
 const KILLED_TIMEOUT_SEC = 60;
+const KILLED_REQUEST_ID = 'killed-invocation';
+
+/** A timer invocation in a child process, SIGKILLed while the first large file's multipart upload is open. */
+async function killMidTransfer(row: RowContext): Promise<Facts> {
+  const files = await seedStandard(row);
+  const large = files[row.scale.smallFiles];
+  // The large file stalls after its first part, so the kill lands while its multipart upload is open.
+  row.cloud.origin.faults.stall(60_000, { path: row.originPathOf(large), afterBytes: MIB + 200_000 });
+  const largeKey = row.keyOf(large);
+  row.observeArchive();
+  row.runs++;
+  const killed = await runAndKill(row, {
+    when: () => row.cloud.oss.pendingUploads(row.bucket).some((u) => u.key === largeKey && u.partNumbers.length >= 1),
+  });
+  row.observeArchive();
+  return {
+    killedWhileUploading: killed.killedWhenReady,
+    pendingUploadsAfterKill: row.cloud.oss.pendingUploads(row.bucket).length,
+    largeObjectAfterKill: row.cloud.oss.head(row.bucket, largeKey) !== null,
+  };
+}
 
 const fcKilled: FaultRow = {
   id: 'fc-killed',
   fault: 'FC: invocation SIGKILLed mid-transfer',
-  async act(row) {
-    const files = await seedStandard(row);
-    const large = files[row.scale.smallFiles];
-    // The large file stalls after its first part, so the kill lands while its multipart upload is open.
-    row.cloud.origin.faults.stall(60_000, { path: row.originPathOf(large), afterBytes: MIB + 200_000 });
-    const largeKey = row.keyOf(large);
-    row.observeArchive();
-    row.runs++;
-    const killed = await runAndKill(row, {
-      when: () => row.cloud.oss.pendingUploads(row.bucket).some((u) => u.key === largeKey && u.partNumbers.length >= 1),
-    });
-    row.observeArchive();
-    return {
-      killedWhileUploading: killed.killedWhenReady,
-      pendingUploadsAfterKill: row.cloud.oss.pendingUploads(row.bucket).length,
-      largeObjectAfterKill: row.cloud.oss.head(row.bucket, largeKey) !== null,
-    };
-  },
+  act: killMidTransfer,
   async cleanRun(row) {
     // The next hourly run: the dead invocation's lease (its deadline plus the contenders' grace) is long over.
     row.clockOffsetMs = (KILLED_TIMEOUT_SEC + 60) * 1000;
     await row.timer();
+  },
+};
+
+const fcKilledRetried: FaultRow = {
+  id: 'fc-killed-retried',
+  fault: 'FC: SIGKILLed, then retried (same requestId)',
+  act: killMidTransfer,
+  async cleanRun(row) {
+    // Function Compute's asynchronous retry of the dead attempt: same request id, at once, lease still unexpired.
+    await row.timer({ requestId: KILLED_REQUEST_ID });
   },
 };
 
@@ -826,6 +840,7 @@ export const FAULT_ROWS: readonly FaultRow[] = [
   ossTruncatedManifest,
   ossStaleLease,
   fcKilled,
+  fcKilledRetried,
   fcSameEventTwice,
   fcConcurrent,
 ];
@@ -851,7 +866,7 @@ async function runAndKill(row: RowContext, opts: { when: () => boolean; timeoutM
       PATH: process.env.PATH ?? '',
       ...row.env,
       FAULT_EVENT: JSON.stringify(row.timerEvent()),
-      FAULT_REQUEST_ID: 'killed-invocation',
+      FAULT_REQUEST_ID: KILLED_REQUEST_ID,
       FAULT_TIMEOUT_SEC: String(KILLED_TIMEOUT_SEC),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
