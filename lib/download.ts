@@ -78,17 +78,20 @@ function get(url: URL, opts: DownloadOptions): Promise<http.IncomingMessage> {
   const secure = url.protocol === 'https:';
   const client = secure ? https : http;
   return new Promise((resolve, reject) => {
+    let response: http.IncomingMessage | null = null;
     const req = client.get(url, { agent: secure ? agents.https : agents.http, signal: opts.signal }, (res) => {
       // The idle timer stays on the socket for the whole body: a stall mid-body fails the response stream.
+      response = res;
       resolve(res);
     });
     req.setTimeout(opts.idleTimeoutMs, () => {
-      req.destroy(
-        new DownloadError(`no data from ${describeUrl(url)} for ${opts.idleTimeoutMs} ms`, {
-          kind: 'timeout',
-          retryable: true,
-        }),
-      );
+      const err = new DownloadError(`no data from ${describeUrl(url)} for ${opts.idleTimeoutMs} ms`, {
+        kind: 'timeout',
+        retryable: true,
+      });
+      // Mid-body, the response carries the error, so the reason recorded is the stall and not a generic reset.
+      if (response) response.destroy(err);
+      else req.destroy(err);
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err instanceof DownloadError) return reject(err);

@@ -2,6 +2,7 @@
  * One archive run: list each domain's window once, then per (domain, hour): read the manifest, transfer what
  * it does not prove archived (bounded concurrency, deadline), and write the manifest as files complete.
  */
+import { setMaxListeners } from 'node:events';
 import type { DownloadResponse } from './download';
 import { isRetryable } from './errors';
 import { redactError } from './redact';
@@ -194,6 +195,8 @@ async function finishHours(jobs: HourJob[], settings: RunSettings, report: Repor
 
 function abortControllerFor(settings: RunSettings, now: () => number) {
   const controller = new AbortController();
+  // Every transfer in flight (CONCURRENCY of them, each with its download and upload) listens to this one signal.
+  setMaxListeners(0, controller.signal);
   const onOuterAbort = () => controller.abort(settings.signal?.reason);
   settings.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let timer: NodeJS.Timeout | null = null;

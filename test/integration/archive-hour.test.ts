@@ -220,6 +220,24 @@ describe('archiving the previous hour through the real SDKs', () => {
     }
   });
 
+  it('records a download that stalls mid-body as a stall past the idle timeout', async () => {
+    const slow = await startHarness({ domains: DOMAINS, env: { DOWNLOAD_TIMEOUT_SEC: '1', MAX_ATTEMPTS: '2' } });
+    try {
+      const domain = DOMAINS[0];
+      const name = logName(domain, hour, 0);
+      slow.cloud.live.seedLogs(domain, hour, [{ name, source: { size: 50_000, seed: 'stall' } }]);
+      slow.cloud.origin.faults.stall(5_000, { afterBytes: 500, times: 2 });
+
+      const report = await slow.timer();
+
+      expect(report.totals.failed).toBe(1);
+      expect(report.failures[0].reason).toMatch(/no data from .* for 1000 ms/);
+      expect(slow.cloud.oss.head(BUCKET, keyFor(domain, hour, name))).toBeNull();
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('uses the origin path the Live emulator hands out', () => {
     expect(logOriginPath('a.example.com', hour, 'x.gz')).toMatch(/^\/push_proxy\//);
   });
