@@ -17,7 +17,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import type { FcContext } from '../lib/archiver';
 import type { Credentials } from '../lib/types';
@@ -32,6 +31,7 @@ import {
   parseFc2Authorization,
   sha256Hex,
 } from './fc/signature';
+import { listenOnLoopback } from './listen';
 
 export { InvocationStatus, type FcApiName, type FcHandler, type FcInvocationRecord } from './fc/async-runner';
 
@@ -320,14 +320,7 @@ export async function startFcEmulator(opts: FcEmulatorOptions): Promise<FcEmulat
     res.on('close', done);
     void handle(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   const stats = {} as FcEmulatorStats;
   for (const key of ['handlerRuns', 'retries', 'running', 'maxRunning', 'succeeded', 'failed'] as const) {

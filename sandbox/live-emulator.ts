@@ -7,11 +7,11 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import type { Credentials } from '../lib/types';
 import { SANDBOX_AK, SANDBOX_STS, sourceSize, type LogOriginLike, type SeedFile } from './contracts';
 import { SIGNATURE_PARAM, rpcSignatureMatches } from './rpc-signature';
+import { listenOnLoopback } from './listen';
 
 export const LIVE_API_VERSION = '2016-11-01';
 export const DESCRIBE_PUSH_PROXY_LOG = 'DescribeLivePushProxyLog';
@@ -671,14 +671,7 @@ export async function startLiveEmulator(options: LiveEmulatorOptions): Promise<L
   }
 
   const server = createServer((req, res) => void respond(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   const faults: LiveFaults = {
     throttleNext(n) {

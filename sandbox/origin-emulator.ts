@@ -7,10 +7,11 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { crc64 } from '../lib/crc64';
 import { sourceSize, type FileSource, type LogOriginLike } from './contracts';
 import { sourceStream } from './logdata';
+import { listenOnLoopback } from './listen';
 
 export interface OriginStats {
   /** Every request received, whatever its answer. */
@@ -376,9 +377,7 @@ export async function startOriginEmulator(opts: OriginEmulatorOptions = {}): Pro
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   host = `127.0.0.1:${port}`;
 
   function signedLogPath(path: string, expiresAtSec: number): string {

@@ -10,7 +10,6 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Crc64 } from '../lib/crc64';
@@ -22,6 +21,7 @@ import { objectHeadersFromRequest, objectResponseHeaders } from './oss/object-he
 import { emptyStats, handleOssRequest, type OssStats } from './oss/server';
 import type { OssAccount } from './oss/signature';
 import { OssStorage } from './oss/storage';
+import { listenOnLoopback } from './listen';
 
 export type { OssAccount } from './oss/signature';
 export type { RequestInfo, RequestMatcher } from './oss/faults';
@@ -161,11 +161,7 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
   });
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   const emulator: OssEmulator = {
     endpoint: `http://127.0.0.1:${port}`,

@@ -9,6 +9,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { percentEncode } from '../rpc-signature';
 
 function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
@@ -83,15 +84,8 @@ export function parseAcs3Authorization(value: string | undefined): Acs3Authoriza
   return match ? { accessKeyId: match[1], signedHeaders: match[2].split(';'), signature: match[3] } : null;
 }
 
-/** RFC 3986 encoding of a query value, as openapi-core's `encode`. */
-function acs3Encode(value: string): string {
-  return encodeURIComponent(value)
-    .replace(/!/g, '%21')
-    .replace(/'/g, '%27')
-    .replace(/\(/g, '%28')
-    .replace(/\)/g, '%29')
-    .replace(/\*/g, '%2A');
-}
+/** RFC 3986 encoding of a query value, as openapi-core's `encode`: the same as the RPC signature's. */
+const acs3Encode = percentEncode;
 
 export interface Acs3Request {
   method: string;
