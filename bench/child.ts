@@ -2,7 +2,8 @@
  * The process under measurement. The emulators run in the parent; this child does one job (an archiver
  * invocation or the raw baseline), then writes what it measured about itself: wall time of the job, CPU time,
  * peak RSS, and which files of the function package it loaded. Built with esbuild by bench/child-process.ts and
- * run with plain `node`, so neither ts-node nor the TypeScript compiler sits in the measured memory.
+ * run with plain `node`, so neither ts-node nor the TypeScript compiler sits in the measured memory; only the
+ * `archiver` job (lib/ from source, for CPU profiles) runs through ts-node.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -85,8 +86,7 @@ function loadHandler(job: ChildJob): { handler: Handler; packageDir?: string } {
     const load = module.require.bind(module) as (id: string) => { handler: Handler };
     return { handler: load(job.bundleIndex).handler, packageDir: path.dirname(job.bundleIndex) };
   }
-  // Imported lazily so a raw job does not carry the archiver's code in its memory.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // Required here, and left out of the built child: only the from-source (profiling) runs take this path.
   const { createArchiver } = require('../lib/archiver') as typeof import('../lib/archiver');
   const archive = createArchiver();
   return { handler: (event, context) => archive(event, context as never) };

@@ -21,7 +21,7 @@ interface Layout {
   fanOutOnlyFiles: string[];
 }
 
-const BUNDLE_SCRIPT = path.join(PROJECT_ROOT, process.env.BENCH_BUNDLE_SCRIPT ?? 'scripts/bundle.mjs');
+const BUNDLE_SCRIPT = path.join(PROJECT_ROOT, 'scripts/bundle.mjs');
 
 export async function buildFunctionPackage(workDir: string): Promise<FunctionPackage> {
   const outdir = path.join(workDir, 'archiver');

@@ -226,5 +226,13 @@ function memorySection(runs: LargeFileRuns[]): Section {
       }),
     );
   }
-  return { title: SECTION_TITLES.memory, figures, notes: [] };
+  const largest = runs[runs.length - 1];
+  const worst = largest?.archiver.reduce((a, b) => (b.maxRssBytes > a.maxRssBytes ? b : a));
+  const notes = worst
+    ? [
+        `archiver, ${sizeLabel(largest.sizeBytes)} multipart: before the job ${(worst.rssBeforeJobBytes / MB).toFixed(0)} MB RSS; ` +
+          `peaks sampled: heap used ${(worst.peakMemory.heapUsed / MB).toFixed(0)} MB, array buffers ${(worst.peakMemory.arrayBuffers / MB).toFixed(0)} MB`,
+      ]
+    : [];
+  return { title: SECTION_TITLES.memory, figures, notes };
 }

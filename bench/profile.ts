@@ -1,8 +1,8 @@
 /**
- * Where the archiver's own CPU goes on a large file: one run of lib/archiver.ts under `node --cpu-prof`, its
- * samples grouped by module (CRC-64, the rest of lib/, ali-oss, urllib, Node's streams and sockets, GC, idle).
- * Run from source (ts-node) so every module keeps its file name; compiling at start-up is reported apart and
- * left out of the shares.
+ * `--only profile`: one run of lib/archiver.ts under `node --cpu-prof` per workload, its samples grouped by module
+ * (CRC-64, the rest of lib/, ali-oss, urllib, Node's streams and sockets, GC, idle). Run from source (ts-node) so
+ * every module keeps its file name; samples before the job and ts-node's compiling are left out of the shares.
+ * A hint of where to look, not a measurement: see DEFAULT_SUITES in bench/options.ts for how far it can be off.
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,8 +50,8 @@ export function selfTimeByGroup(profile: CpuProfile, fromUs = 0): { groups: Map<
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const groups = new Map<string, number>();
   const functions = new Map<string, number>();
-  // Every sample weighs one sampling interval. Weighing by the time since the previous sample would charge to
-  // the running function all the time another process held the CPU, which on a shared machine is a lot.
+  // Every sample weighs one sampling interval: weighing by the time since the previous sample charges to the
+  // running function all the time another process held the CPU, which on a shared machine is a lot.
   const intervalUs = median(profile.timeDeltas.filter((d) => d > 0));
   let atUs = profile.startTime;
   profile.samples.forEach((id, i) => {

@@ -97,7 +97,12 @@ async function main(): Promise<void> {
   const durationSec = (Date.now() - startedMs) / 1000;
   await writeFile(
     outFile,
-    `${JSON.stringify({ measuredAt: new Date(startedMs).toISOString(), durationSec, machine, options, sections: merged, details }, null, 2)}\n`,
+    `${JSON.stringify(
+      // The load average at the end covers the last minutes of the run: other work on a shared machine shows in it.
+      { measuredAt: new Date(startedMs).toISOString(), durationSec, machine, loadAverageAtEnd: os.loadavg(), options, sections: merged, details },
+      null,
+      2,
+    )}\n`,
   );
   log(`\n${merged.flatMap((s) => s.figures).filter((f) => f.met === false).length} targets missed; ` +
     `${durationSec.toFixed(0)} s; figures written to ${path.relative(process.cwd(), outFile)}`);

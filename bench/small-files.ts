@@ -121,7 +121,9 @@ function sections(runs: SmallFileRuns): Section[] {
         target: below(MEMORY_LIMIT_MB, 'MB'),
       }),
     ],
-    notes: [],
+    notes: archiver.length
+      ? [`archiver, ${files} small files: ${memoryText(archiver.reduce((a, b) => (b.maxRssBytes > a.maxRssBytes ? b : a)))}`]
+      : [],
   };
   const perFile = (list: MeasuredRun[]) => median(list.map((r) => (r.cpuUserMs + r.cpuSystemMs) / files));
   const sdk = { label: 'raw through ali-oss', value: perFile(runs.rawSdk) };
