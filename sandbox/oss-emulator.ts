@@ -8,10 +8,12 @@
  * listing, key-order, range, object-headers, *-handlers, context, faults, xml, errors, server.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { Crc64 } from '../lib/crc64';
 import type { Credentials } from '../lib/types';
 import { SANDBOX_AK, SANDBOX_STS } from './contracts';
@@ -111,7 +113,17 @@ export interface OssEmulator {
   // Direct access, signature-free, for tests and the sandbox.
   head(bucket: string, key: string): OssObjectInfo | null;
   readObject(bucket: string, key: string): Promise<Buffer>;
-  /** The object's file on disk, for streaming comparisons of large objects; null when absent. Replaced on overwrite. */
+  /** The object's bytes as a stream, for comparisons of large objects without buffering them; null when absent. */
+  objectStream(bucket: string, key: string): Readable | null;
+  /**
+   * The files holding the object's bytes, in order: one for a PutObject, one per part for a completed multipart
+   * upload (kept as uploaded, not concatenated). New files on every overwrite; null when absent.
+   */
+  objectFiles(bucket: string, key: string): string[] | null;
+  /**
+   * The object's single file on disk; null when absent. A Multipart object has one file per part: asking for its
+   * single file throws (use objectStream or objectFiles).
+   */
   objectFilePath(bucket: string, key: string): string | null;
   listKeys(bucket: string, prefix?: string): string[];
   /** Stores an object directly (pre-existing or deliberately wrong content), with optional upload headers. */
@@ -199,11 +211,25 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
     async readObject(bucket, key) {
       const object = storage.getObject(bucket, key);
       if (!object) throw new Error(`oss-emulator: no object ${bucket}/${key}`);
-      return readFile(object.filePath);
+      return buffer(storage.openObject(object));
+    },
+
+    objectStream(bucket, key) {
+      const object = storage.getObject(bucket, key);
+      return object ? storage.openObject(object) : null;
+    },
+
+    objectFiles(bucket, key) {
+      return storage.getObject(bucket, key)?.segments.map((segment) => segment.filePath) ?? null;
     },
 
     objectFilePath(bucket, key) {
-      return storage.getObject(bucket, key)?.filePath ?? null;
+      const object = storage.getObject(bucket, key);
+      if (!object) return null;
+      if (object.segments.length !== 1 || object.objectType !== 'Normal') {
+        throw new Error(`oss-emulator: ${bucket}/${key} is stored as ${object.segments.length} part files; use objectStream or objectFiles`);
+      }
+      return object.segments[0].filePath;
     },
 
     listKeys(bucket, prefix = '') {

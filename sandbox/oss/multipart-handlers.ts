@@ -76,8 +76,8 @@ export async function completeMultipartUpload(ctx: OssRequestContext): Promise<O
   try {
     const parts = selectParts(requested, upload.parts);
     if (forbidOverwrite && ctx.storage.getObject(ctx.bucket, ctx.key)) throw ossErrors.fileAlreadyExists(ctx.key);
-    const tempPath = await ctx.storage.concatenateParts(parts);
-    const stored = await ctx.storage.commitObject(
+    // The part files become the object as they are (O(parts), as on OSS); a refused commit leaves them in the upload.
+    const stored = await ctx.storage.commitParts(
       {
         bucket: ctx.bucket,
         key: ctx.key,
@@ -87,7 +87,7 @@ export async function completeMultipartUpload(ctx: OssRequestContext): Promise<O
         objectType: 'Multipart',
         headers: upload.headers,
       },
-      tempPath,
+      parts,
       forbidOverwrite,
     );
     await ctx.storage.discardUpload(upload);

@@ -1,6 +1,4 @@
 /** PutObject, GetObject, HeadObject, GetObjectMeta, DeleteObject, DeleteMultipleObjects, GetObjectTagging. */
-import { openSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
 import { checkContentMd5, receiveSmallBody } from './body';
 import { receiveUpload, requireValidKey, type OssAnswer, type OssRequestContext } from './context';
 import { OssError, ossErrors } from './errors';
@@ -87,16 +85,14 @@ export async function getObject(ctx: OssRequestContext): Promise<OssAnswer> {
   if (range.kind === 'unsatisfiable') {
     throw new OssError(416, 'InvalidRange', 'The requested range cannot be satisfied.', { ActualObjectSize: String(object.size) });
   }
-  // Opened now, in the same turn as the lookup: an overwrite that follows unlinks the file but cannot cut this read.
-  const fd = openSync(object.filePath, 'r');
+  // Opened now, in the same turn as the lookup: an overwrite that follows unlinks the files but cannot cut this read.
   if (range.kind === 'partial') {
     headers['content-range'] = `bytes ${range.start}-${range.end}/${object.size}`;
     headers['content-length'] = String(range.end - range.start + 1);
-    return { status: 206, headers, body: createReadStream('', { fd, start: range.start, end: range.end }) };
+    return { status: 206, headers, body: ctx.storage.openObject(object, range.start, range.end) };
   }
   headers['content-length'] = String(object.size);
-  const body = object.size === 0 ? createReadStream('', { fd }) : createReadStream('', { fd, start: 0, end: object.size - 1 });
-  return { status: 200, headers, body };
+  return { status: 200, headers, body: ctx.storage.openObject(object) };
 }
 
 export async function headObject(ctx: OssRequestContext): Promise<OssAnswer> {

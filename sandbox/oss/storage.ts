@@ -1,33 +1,40 @@
 /**
  * Objects and multipart uploads on disk. Layout under `rootDir`:
- *   tmp/<uuid>                          bodies being received
- *   objects/<bucket>/<id>.data          one object version's bytes
- *   objects/<bucket>/<id>.json          its metadata (key, size, ETag, CRC-64, headers): inspectable, and reloaded
- *                                       when an emulator is started again on the same dataDir
+ *   tmp/<uuid>                          bodies being received, metadata being written
+ *   objects/<bucket>/<id>.data          a PutObject's bytes
+ *   objects/<bucket>/<id>.<n>.data      part n (1, 2, ... in object order) of a completed multipart upload: the
+ *                                       part files are moved here at Complete, never copied, so that Complete
+ *                                       costs O(parts) as on OSS; GET streams across them
+ *   objects/<bucket>/<id>.json          the object's metadata (key, size, ETag, CRC-64, headers, its data files in
+ *                                       order): inspectable, and reloaded when an emulator is started again on the
+ *                                       same dataDir. Written last, by rename: an object exists on disk only whole
  *   uploads/<uploadId>/<part>-<uuid>    multipart parts (open uploads are not kept across restarts)
- * An object becomes visible only by a rename plus a synchronous map swap, so a failed or cut upload never leaves
+ * An object becomes visible only by that rename plus a synchronous map swap, so a failed or cut upload never leaves
  * an object and two create-only writers cannot both win. Metadata is served from memory.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { finished } from 'node:stream/promises';
-import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { ossErrors } from './errors';
 import { compareKeys } from './key-order';
 import type { UploadedPart } from './multipart';
+import { openSegmentRange, type Segment } from './segment-stream';
 
 const DATA_SUFFIX = '.data';
 const META_SUFFIX = '.json';
 
-function metaPathOf(dataPath: string): string {
-  return dataPath.slice(0, -DATA_SUFFIX.length) + META_SUFFIX;
+async function removeVersion(object: StoredObject): Promise<void> {
+  // Metadata first: a run stopped half-way leaves only unreferenced data files, which a reload removes.
+  await rm(object.metaPath, { force: true });
+  for (const segment of object.segments) await rm(segment.filePath, { force: true });
 }
 
-async function removeVersion(object: StoredObject): Promise<void> {
-  await rm(metaPathOf(object.filePath), { force: true });
-  await rm(object.filePath, { force: true });
+/** The data files of object `id`, by kind: one file, or one per part. */
+function segmentNames(id: string, objectType: ObjectType, count: number): string[] {
+  if (objectType === 'Normal') return [id + DATA_SUFFIX];
+  return Array.from({ length: count }, (_, index) => `${id}.${index + 1}${DATA_SUFFIX}`);
 }
 
 export type ObjectType = 'Normal' | 'Multipart';
@@ -35,7 +42,10 @@ export type ObjectType = 'Normal' | 'Multipart';
 export interface StoredObject {
   bucket: string;
   key: string;
-  filePath: string;
+  /** The files holding the bytes, in order: one for a Normal object, one per part for a Multipart one. */
+  segments: readonly Segment[];
+  /** The metadata file; its presence on disk is what makes the object exist after a restart. */
+  metaPath: string;
   size: number;
   /** Quoted, as sent in the ETag header. */
   etag: string;
@@ -49,7 +59,19 @@ export interface StoredObject {
   headers: Readonly<Record<string, string>>;
 }
 
-export type NewObject = Omit<StoredObject, 'filePath' | 'lastModifiedMs'>;
+export type NewObject = Omit<StoredObject, 'segments' | 'metaPath' | 'lastModifiedMs'>;
+
+/** The metadata file's content: the object less what is derived from where the file lies. */
+type Sidecar = Omit<StoredObject, 'segments' | 'metaPath'> & {
+  /** File names (in the bucket's directory) and sizes, in object order. Absent in files written before parts were kept. */
+  segments?: { file: string; size: number }[];
+};
+
+/** A file that is to become one segment of an object. */
+interface SegmentSource {
+  sourcePath: string;
+  size: number;
+}
 
 export interface MultipartUpload {
   uploadId: string;
@@ -90,28 +112,29 @@ export class OssStorage {
     const dir = this.bucketDir(bucket);
     const objects = this.bucketObjects(bucket);
     const names = await readdir(dir);
-    const referenced = new Set<string>();
     for (const name of names.filter((candidate) => candidate.endsWith(META_SUFFIX))) {
-      const filePath = path.join(dir, name.slice(0, -META_SUFFIX.length) + DATA_SUFFIX);
-      const sidecar = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as Omit<StoredObject, 'filePath'>;
-      if (!existsSync(filePath)) {
-        await rm(path.join(dir, name), { force: true });
+      const metaPath = path.join(dir, name);
+      const { segments: files, ...sidecar } = JSON.parse(await readFile(metaPath, 'utf8')) as Sidecar;
+      const id = name.slice(0, -META_SUFFIX.length);
+      const segments = (files ?? [{ file: id + DATA_SUFFIX, size: sidecar.size }]).map(({ file, size }) => ({
+        filePath: path.join(dir, file),
+        size,
+      }));
+      const loaded: StoredObject = { ...sidecar, bucket, segments, metaPath };
+      if (!segments.every((segment) => existsSync(segment.filePath))) {
+        await removeVersion(loaded);
         continue;
       }
-      const loaded: StoredObject = { ...sidecar, bucket, filePath };
       const rival = objects.get(loaded.key);
       // Two versions of one key: a run stopped between writing the new one and removing the old one.
       if (rival && rival.lastModifiedMs >= loaded.lastModifiedMs) {
         await removeVersion(loaded);
         continue;
       }
-      if (rival) {
-        await removeVersion(rival);
-        referenced.delete(path.basename(rival.filePath));
-      }
+      if (rival) await removeVersion(rival);
       objects.set(loaded.key, loaded);
-      referenced.add(path.basename(filePath));
     }
+    const referenced = new Set([...objects.values()].flatMap((object) => object.segments.map((s) => path.basename(s.filePath))));
     const orphans = names.filter((name) => name.endsWith(DATA_SUFFIX) && !referenced.has(name));
     for (const orphan of orphans) await rm(path.join(dir, orphan), { force: true });
   }
@@ -151,32 +174,88 @@ export class OssStorage {
   /**
    * Makes the body at `tempPath` the object. With `forbidOverwrite` an existing key is FileAlreadyExists; the
    * check and the swap run without yielding, so concurrent create-only commits of one key have exactly one winner.
+   * The temp file is removed when the commit fails.
    */
   async commitObject(object: NewObject, tempPath: string, forbidOverwrite: boolean): Promise<StoredObject> {
+    const source = [{ sourcePath: tempPath, size: object.size }];
+    return this.commit({ ...object, objectType: 'Normal' }, source, forbidOverwrite, () => rm(tempPath, { force: true }));
+  }
+
+  /**
+   * Makes the parts, in this order, the object, by moving their files (no byte is copied), under the same rules
+   * as commitObject. When the commit fails the part files are back in their upload, which stays usable: the client
+   * may complete it again or abort it.
+   */
+  async commitParts(object: NewObject, parts: readonly UploadedPart[], forbidOverwrite: boolean): Promise<StoredObject> {
+    const sources = parts.map((part) => ({ sourcePath: part.filePath, size: part.size }));
+    return this.commit({ ...object, objectType: 'Multipart' }, sources, forbidOverwrite, async () => undefined);
+  }
+
+  private async commit(
+    object: NewObject,
+    sources: readonly SegmentSource[],
+    forbidOverwrite: boolean,
+    discardSources: () => Promise<void>,
+  ): Promise<StoredObject> {
     const objects = this.objects.get(object.bucket);
-    const filePath = path.join(this.bucketDir(object.bucket), randomUUID() + DATA_SUFFIX);
-    const stored: StoredObject = { ...object, filePath, lastModifiedMs: Date.now() };
+    const dir = this.bucketDir(object.bucket);
+    const id = randomUUID();
+    const segments = segmentNames(id, object.objectType, sources.length).map((name, index) => ({
+      filePath: path.join(dir, name),
+      size: sources[index].size,
+    }));
+    const stored: StoredObject = { ...object, segments, metaPath: path.join(dir, id + META_SUFFIX), lastModifiedMs: Date.now() };
+    let moved = 0;
+    // Undoes the moves in reverse: each source file is where it was before the commit started.
+    const giveBack = async () => {
+      await rm(stored.metaPath, { force: true });
+      while (moved > 0) {
+        moved -= 1;
+        await rename(segments[moved].filePath, sources[moved].sourcePath).catch(() => rm(segments[moved].filePath, { force: true }));
+      }
+      await discardSources();
+    };
     try {
       if (!objects) throw ossErrors.noSuchBucket(object.bucket);
-      await rename(tempPath, filePath);
-      const { filePath: _dataPath, ...sidecar } = stored;
-      await writeFile(metaPathOf(filePath), JSON.stringify(sidecar, null, 2));
+      for (; moved < sources.length; moved++) await rename(sources[moved].sourcePath, segments[moved].filePath);
+      await this.writeSidecar(stored);
     } catch (error) {
-      await rm(tempPath, { force: true });
-      await removeVersion(stored);
+      await giveBack();
       throw error;
     }
     // From here to the map update nothing yields: the existence check and the swap are one step.
     const previous = objects.get(object.key);
     if (previous && forbidOverwrite) {
-      await removeVersion(stored);
+      await giveBack();
       throw ossErrors.fileAlreadyExists(object.key);
     }
     objects.set(object.key, stored);
     this.sortedKeyCache.delete(object.bucket);
-    // Readers of the previous version hold an open descriptor, so unlinking it does not cut them short.
+    // Readers of the previous version hold open descriptors, so unlinking its files does not cut them short.
     if (previous) await removeVersion(previous);
     return stored;
+  }
+
+  /** The metadata file, complete or not at all: written aside, then renamed into place. */
+  private async writeSidecar(object: StoredObject): Promise<void> {
+    const { segments, metaPath, ...rest } = object;
+    const sidecar: Sidecar = { ...rest, segments: segments.map((s) => ({ file: path.basename(s.filePath), size: s.size })) };
+    const tempPath = this.newTempPath();
+    try {
+      await writeFile(tempPath, JSON.stringify(sidecar, null, 2));
+      await rename(tempPath, metaPath);
+    } catch (error) {
+      await rm(tempPath, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * The object's bytes `start..endInclusive` (default: all of it), read across its files. The files are opened
+   * before this returns, so an overwrite or delete that follows cannot cut the read short.
+   */
+  openObject(object: StoredObject, start = 0, endInclusive = object.size - 1): Readable {
+    return openSegmentRange(object.segments, start, endInclusive);
   }
 
   async deleteObject(bucket: string, key: string): Promise<boolean> {
@@ -249,26 +328,6 @@ export class OssStorage {
   /** Returns a completion claim after a refused completion, so the client may fix its part list and retry. */
   cancelCompletion(upload: MultipartUpload): void {
     upload.completing = false;
-  }
-
-  /** Concatenates the parts into a new temp file (streamed, never buffered whole). */
-  async concatenateParts(parts: readonly UploadedPart[]): Promise<string> {
-    const tempPath = this.newTempPath();
-    const output = createWriteStream(tempPath, { flags: 'wx' });
-    try {
-      for (const part of parts) {
-        for await (const chunk of createReadStream(part.filePath)) {
-          if (!output.write(chunk)) await once(output, 'drain');
-        }
-      }
-      output.end();
-      await finished(output);
-      return tempPath;
-    } catch (error) {
-      output.destroy();
-      await rm(tempPath, { force: true });
-      throw error;
-    }
   }
 
   /** Forgets the upload and removes its part files (after completion or on abort). */

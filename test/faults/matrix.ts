@@ -93,7 +93,8 @@ interface Fingerprint {
   etag: string;
   crc64: string;
   lastModifiedMs: number;
-  filePath: string | null;
+  /** The emulator's files of this version: an overwrite with the same bytes within the same millisecond shows here. */
+  files: string[] | null;
 }
 
 export interface InvokeOptions {
@@ -283,7 +284,7 @@ export class RowContext {
         etag: head.etag,
         crc64: head.crc64,
         lastModifiedMs: head.lastModifiedMs,
-        filePath: oss.objectFilePath(this.bucket, key),
+        files: oss.objectFiles(this.bucket, key),
       };
       const before = this.fingerprints.get(key);
       if (!before) this.fingerprints.set(key, now);

@@ -4,17 +4,19 @@
  * the test generated), never read back from the emulator's own bookkeeping.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import OSS from 'ali-oss';
 import { Crc64, crc64 } from '../../lib/crc64';
 import type { Credentials } from '../../lib/types';
 import { SANDBOX_AK, SANDBOX_STS } from '../../sandbox/contracts';
 import { startOssEmulator, type OssEmulator, type RequestInfo } from '../../sandbox/oss-emulator';
+import { OssStorage } from '../../sandbox/oss/storage';
 
 const BUCKET = 'archive';
 const MiB = 1024 * 1024;
@@ -47,9 +49,14 @@ function md5Hex(body: Buffer): string {
 }
 
 function md5OfFile(filePath: string): Promise<string> {
+  return md5OfStream(createReadStream(filePath));
+}
+
+function md5OfStream(stream: Readable | null): Promise<string> {
+  if (!stream) throw new Error('no such object');
   const hash = createHash('md5');
   return new Promise((resolve, reject) => {
-    createReadStream(filePath)
+    stream
       .on('data', (chunk) => hash.update(chunk))
       .on('end', () => resolve(hash.digest('hex').toUpperCase()))
       .on('error', reject);
@@ -400,7 +407,10 @@ describe('OSS emulator through the real ali-oss client', () => {
         expect(headHeaders['x-oss-object-type']).toBe('Multipart');
         expect(headHeaders['x-oss-storage-class']).toBe('IA');
         expect(head.meta).toEqual({ purpose: 'test' });
-        expect(await md5OfFile(emulator.objectFilePath(BUCKET, 'big/multipart.bin') ?? '')).toBe(big.md5Hex);
+        expect(await md5OfStream(emulator.objectStream(BUCKET, 'big/multipart.bin'))).toBe(big.md5Hex);
+        // Kept as its five part files, moved out of the upload at Complete rather than copied into one.
+        expect(emulator.objectFiles(BUCKET, 'big/multipart.bin')).toHaveLength(5);
+        expect(() => emulator.objectFilePath(BUCKET, 'big/multipart.bin')).toThrow(/part files/);
         expect(emulator.pendingUploads(BUCKET)).toEqual([]);
       });
     });
@@ -476,6 +486,100 @@ describe('OSS emulator through the real ali-oss client', () => {
       await client.completeMultipartUpload('multipart/replaced.bin', uploadId, parts);
 
       expect(emulator.head(BUCKET, 'multipart/replaced.bin')?.size).toBe(100 * 1024 + 4);
+    });
+  });
+
+  describe('a completed multipart object (kept as its part files)', () => {
+    /** Three parts of distinct bytes: 100 KiB, 100 KiB, 10 bytes. */
+    function partBodies(seed: number): Buffer[] {
+      const sizes = [100 * 1024, 100 * 1024, 10];
+      return sizes.map((size, part) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + part * 31 + seed) & 0xff)));
+    }
+
+    async function uploadParts(key: string, bodies: Buffer[]) {
+      const init = await client.initMultipartUpload(key);
+      const parts: Array<{ number: number; etag: string }> = [];
+      for (const [index, body] of bodies.entries()) {
+        const uploaded = await client.uploadPart(key, init.uploadId, index + 1, body, 0, body.length);
+        parts.push({ number: index + 1, etag: uploaded.etag });
+      }
+      return { uploadId: init.uploadId, parts };
+    }
+
+    async function completeObject(key: string, seed: number): Promise<Buffer> {
+      const bodies = partBodies(seed);
+      const { uploadId, parts } = await uploadParts(key, bodies);
+      await client.completeMultipartUpload(key, uploadId, parts);
+      return Buffer.concat(bodies);
+    }
+
+    test('GET with ranges inside a part, across part boundaries, suffix and whole reads the right bytes', async () => {
+      const whole = await completeObject('parts/ranged.bin', 1);
+      const boundary = 100 * 1024;
+      const ranges: Array<[string, Buffer]> = [
+        ['bytes=0-9', whole.subarray(0, 10)],
+        [`bytes=${boundary - 10}-${boundary + 9}`, whole.subarray(boundary - 10, boundary + 10)],
+        [`bytes=${boundary - 1}-${2 * boundary + 5}`, whole.subarray(boundary - 1, 2 * boundary + 6)],
+        ['bytes=-15', whole.subarray(whole.length - 15)],
+        [`bytes=${2 * boundary}-`, whole.subarray(2 * boundary)],
+      ];
+
+      const answers = await Promise.all(ranges.map(([range]) => client.get('parts/ranged.bin', { headers: { Range: range } })));
+      const full = await client.get('parts/ranged.bin');
+
+      answers.forEach((answer, i) => {
+        expect(answer.res.status).toBe(206);
+        expect(Buffer.from(answer.content)).toEqual(ranges[i][1]);
+      });
+      expect(Buffer.from(full.content)).toEqual(whole);
+      expect((full.res.headers as Record<string, string>)['x-oss-hash-crc64ecma']).toBe(crc64(whole));
+      expect(emulator.objectFiles(BUCKET, 'parts/ranged.bin')).toHaveLength(3);
+    });
+
+    test('a read begun before an overwrite gets the old bytes whole; the old part files are then gone', async () => {
+      const first = await completeObject('parts/overwritten.bin', 2);
+      const oldFiles = emulator.objectFiles(BUCKET, 'parts/overwritten.bin') ?? [];
+      const reading = emulator.objectStream(BUCKET, 'parts/overwritten.bin');
+
+      await client.put('parts/overwritten.bin', Buffer.from('replacement'));
+      const readBack = await md5OfStream(reading);
+
+      expect(readBack).toBe(md5Hex(first));
+      expect(oldFiles).toHaveLength(3);
+      expect(oldFiles.filter((file) => existsSync(file))).toEqual([]);
+      expect((await emulator.readObject(BUCKET, 'parts/overwritten.bin')).toString()).toBe('replacement');
+    });
+
+    test('delete removes the part files', async () => {
+      await completeObject('parts/deleted.bin', 3);
+      const files = emulator.objectFiles(BUCKET, 'parts/deleted.bin') ?? [];
+
+      await client.delete('parts/deleted.bin');
+
+      expect(files).toHaveLength(3);
+      expect(files.filter((file) => existsSync(file))).toEqual([]);
+      expect(emulator.objectStream(BUCKET, 'parts/deleted.bin')).toBeNull();
+    });
+
+    test('of concurrent create-only completions of one key one wins; the loser keeps its parts and completes later', async () => {
+      const bodies = [partBodies(4), partBodies(5)];
+      const uploads = await Promise.all(bodies.map((parts) => uploadParts('parts/raced.bin', parts)));
+      const forbid = { headers: { 'x-oss-forbid-overwrite': 'true' } };
+
+      const outcomes = await Promise.allSettled(
+        uploads.map(({ uploadId, parts }) => client.completeMultipartUpload('parts/raced.bin', uploadId, parts, forbid)),
+      );
+      const winner = outcomes.findIndex((outcome) => outcome.status === 'fulfilled');
+      const loser = 1 - winner;
+      const wonBytes = await emulator.readObject(BUCKET, 'parts/raced.bin');
+      await client.delete('parts/raced.bin');
+      await client.completeMultipartUpload('parts/raced.bin', uploads[loser].uploadId, uploads[loser].parts, forbid);
+
+      expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect((outcomes[loser] as PromiseRejectedResult).reason).toMatchObject({ status: 409, code: 'FileAlreadyExists' });
+      expect(wonBytes).toEqual(Buffer.concat(bodies[winner]));
+      expect(await emulator.readObject(BUCKET, 'parts/raced.bin')).toEqual(Buffer.concat(bodies[loser]));
+      expect(emulator.pendingUploads(BUCKET).filter((upload) => upload.key === 'parts/raced.bin')).toEqual([]);
     });
   });
 
@@ -602,6 +706,34 @@ describe('OSS emulator through the real ali-oss client', () => {
   });
 
   describe('data on disk', () => {
+    test('create-only commits of two uploads racing past every early check: one wins, the loser gets its part files back', async () => {
+      const storage = await OssStorage.open(path.join(workDir, 'race'), [BUCKET]);
+      const uploads = await Promise.all(
+        [1, 2].map(async (fill) => {
+          const upload = await storage.createUpload(BUCKET, 'race.bin', {});
+          const tempPath = storage.newTempPath();
+          await writeFile(tempPath, Buffer.alloc(10, fill));
+          const part = await storage.storePart(upload, { partNumber: 1, size: 10, md5: Buffer.alloc(16), crc64: 0n }, tempPath);
+          return { upload, part };
+        }),
+      );
+      const object = { bucket: BUCKET, key: 'race.bin', size: 10, etag: '"E-1"', crc64: '0', objectType: 'Multipart' as const, headers: {} };
+
+      // Both start before either yields: only the synchronous check-and-swap can decide.
+      const outcomes = await Promise.allSettled(uploads.map(({ part }) => storage.commitParts(object, [part], true)));
+      const loser = outcomes.findIndex((outcome) => outcome.status === 'rejected');
+      const stored = storage.getObject(BUCKET, 'race.bin');
+
+      expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+      expect((outcomes[loser] as PromiseRejectedResult).reason).toMatchObject({ code: 'FileAlreadyExists' });
+      expect(await readFile(uploads[loser].part.filePath)).toEqual(Buffer.alloc(10, loser + 1));
+      expect(stored && (await buffer(storage.openObject(stored)))).toEqual(Buffer.alloc(10, 2 - loser));
+      // Only the winner's part file and metadata are in the bucket's directory.
+      expect((await readdir(path.join(workDir, 'race', 'objects', BUCKET))).sort()).toEqual(
+        [path.basename(stored?.segments[0].filePath ?? ''), path.basename(stored?.metaPath ?? '')].sort(),
+      );
+    });
+
     test('an emulator started again on the same dataDir serves the objects of the previous one', async () => {
       const dataDir = path.join(workDir, 'persistent');
       const first = await startOssEmulator({ buckets: [BUCKET], dataDir });
@@ -609,6 +741,14 @@ describe('OSS emulator through the real ali-oss client', () => {
       await firstClient.put('kept/one.gz', Buffer.from('survives a restart'), { meta: { origin: 'first' } } as unknown as OSS.PutObjectOptions);
       await firstClient.put('kept/one.gz', Buffer.from('survives a restart, v2'));
       await firstClient.initMultipartUpload('kept/unfinished.gz');
+      const partBody = Buffer.alloc(100 * 1024, 9);
+      const init = await firstClient.initMultipartUpload('kept/parts.gz');
+      const partOne = await firstClient.uploadPart('kept/parts.gz', init.uploadId, 1, partBody, 0, partBody.length);
+      const partTwo = await firstClient.uploadPart('kept/parts.gz', init.uploadId, 2, Buffer.from('tail'), 0, 4);
+      await firstClient.completeMultipartUpload('kept/parts.gz', init.uploadId, [
+        { number: 1, etag: partOne.etag },
+        { number: 2, etag: partTwo.etag },
+      ]);
       await first.close();
 
       const second = await startOssEmulator({ buckets: [BUCKET], dataDir });
@@ -616,10 +756,15 @@ describe('OSS emulator through the real ali-oss client', () => {
         const secondClient = new OSS(second.clientOptions({ bucket: BUCKET, credentials: SANDBOX_AK }) as OSS.Options);
         const read = await secondClient.get('kept/one.gz');
 
+        const parts = await secondClient.get('kept/parts.gz', { headers: { Range: `bytes=${100 * 1024 - 2}-` } });
+
         expect(Buffer.from(read.content).toString()).toBe('survives a restart, v2');
-        expect(second.listKeys(BUCKET)).toEqual(['kept/one.gz']);
+        expect(Buffer.from(parts.content)).toEqual(Buffer.from([9, 9, ...Buffer.from('tail')]));
+        expect(second.head(BUCKET, 'kept/parts.gz')?.objectType).toBe('Multipart');
+        expect(second.listKeys(BUCKET)).toEqual(['kept/one.gz', 'kept/parts.gz']);
         expect(second.pendingUploads()).toEqual([]);
-        expect((await readdir(path.join(dataDir, 'objects', BUCKET))).sort()).toHaveLength(2); // one .data, one .json
+        // kept/one.gz: one .data and one .json; kept/parts.gz: two part files and one .json.
+        expect((await readdir(path.join(dataDir, 'objects', BUCKET))).sort()).toHaveLength(5);
       } finally {
         await second.close();
       }
