@@ -3,6 +3,7 @@
  * `x-oss-hash-crc64ecma`. Computed on two 32-bit halves with slice-by-8 tables because BigInt per byte is
  * two orders of magnitude slower, and this runs over every archived byte.
  */
+import { endianness } from 'node:os';
 
 const POLY_HI = 0xc96c5795;
 const POLY_LO = 0xd7870f42;
@@ -53,6 +54,14 @@ const asInt32 = (table: Uint32Array) => new Int32Array(table.buffer, table.byteO
 const [H0, H1, H2, H3, H4, H5, H6, H7] = T.hi.map(asInt32);
 const [L0, L1, L2, L3, L4, L5, L6, L7] = T.lo.map(asInt32);
 
+/**
+ * The slice-by-8 step reads each 8 bytes as two little-endian 32-bit words. On a little-endian machine (x86-64 and
+ * arm64, where Function Compute runs) an Int32Array view over the buffer's 4-byte-aligned middle gives them with
+ * two loads instead of eight byte loads, six shifts and six ORs: ~1.35x the throughput (bench: 1.40 -> 1.85-1.93
+ * GB/s, 2,846 socket-sized chunks in a fresh process). Elsewhere the bytes are assembled one by one.
+ */
+const WORD_LOADS = endianness() === 'LE';
+
 /** Incremental CRC-64/XZ. `update` as bytes arrive, `digest` for the decimal string OSS uses. */
 export class Crc64 {
   // Internal register, already inverted (init all ones), as int32 (see the tables above).
@@ -64,17 +73,42 @@ export class Crc64 {
     let lo = this.lo;
     let i = 0;
     const n = buf.length;
-    const end8 = n - (n % 8);
-    while (i < end8) {
-      const a = lo ^ (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24));
-      const b = hi ^ (buf[i + 4] | (buf[i + 5] << 8) | (buf[i + 6] << 16) | (buf[i + 7] << 24));
-      hi =
-        H7[a & 0xff] ^ H6[(a >>> 8) & 0xff] ^ H5[(a >>> 16) & 0xff] ^ H4[a >>> 24] ^
-        H3[b & 0xff] ^ H2[(b >>> 8) & 0xff] ^ H1[(b >>> 16) & 0xff] ^ H0[b >>> 24];
-      lo =
-        L7[a & 0xff] ^ L6[(a >>> 8) & 0xff] ^ L5[(a >>> 16) & 0xff] ^ L4[a >>> 24] ^
-        L3[b & 0xff] ^ L2[(b >>> 8) & 0xff] ^ L1[(b >>> 16) & 0xff] ^ L0[b >>> 24];
-      i += 8;
+    if (WORD_LOADS) {
+      // Bytes up to the first 4-byte boundary, then whole 8-byte steps as words, then the rest byte by byte.
+      const lead = Math.min(n, (4 - (buf.byteOffset & 3)) & 3);
+      for (; i < lead; i++) {
+        const idx = (lo ^ buf[i]) & 0xff;
+        lo = ((lo >>> 8) | (hi << 24)) ^ L0[idx];
+        hi = (hi >>> 8) ^ H0[idx];
+      }
+      const wordCount = ((n - i) >>> 3) << 1;
+      if (wordCount > 0) {
+        const words = new Int32Array(buf.buffer, buf.byteOffset + i, wordCount);
+        for (let w = 0; w < wordCount; w += 2) {
+          const a = lo ^ words[w];
+          const b = hi ^ words[w + 1];
+          hi =
+            H7[a & 0xff] ^ H6[(a >>> 8) & 0xff] ^ H5[(a >>> 16) & 0xff] ^ H4[a >>> 24] ^
+            H3[b & 0xff] ^ H2[(b >>> 8) & 0xff] ^ H1[(b >>> 16) & 0xff] ^ H0[b >>> 24];
+          lo =
+            L7[a & 0xff] ^ L6[(a >>> 8) & 0xff] ^ L5[(a >>> 16) & 0xff] ^ L4[a >>> 24] ^
+            L3[b & 0xff] ^ L2[(b >>> 8) & 0xff] ^ L1[(b >>> 16) & 0xff] ^ L0[b >>> 24];
+        }
+        i += wordCount * 4;
+      }
+    } else {
+      const end8 = n - (n % 8);
+      while (i < end8) {
+        const a = lo ^ (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24));
+        const b = hi ^ (buf[i + 4] | (buf[i + 5] << 8) | (buf[i + 6] << 16) | (buf[i + 7] << 24));
+        hi =
+          H7[a & 0xff] ^ H6[(a >>> 8) & 0xff] ^ H5[(a >>> 16) & 0xff] ^ H4[a >>> 24] ^
+          H3[b & 0xff] ^ H2[(b >>> 8) & 0xff] ^ H1[(b >>> 16) & 0xff] ^ H0[b >>> 24];
+        lo =
+          L7[a & 0xff] ^ L6[(a >>> 8) & 0xff] ^ L5[(a >>> 16) & 0xff] ^ L4[a >>> 24] ^
+          L3[b & 0xff] ^ L2[(b >>> 8) & 0xff] ^ L1[(b >>> 16) & 0xff] ^ L0[b >>> 24];
+        i += 8;
+      }
     }
     while (i < n) {
       const idx = (lo ^ buf[i]) & 0xff;
