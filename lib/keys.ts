@@ -99,10 +99,20 @@ export interface ArchiveKeyInput {
   name: string;
 }
 
+/**
+ * Templates that passed validateKeyTemplate. archiveKey runs twice per file (the rebuild and the transfer) with
+ * the one configured template; validating it each time allocated ~2.4 KB per call (matchAll, sets, splits),
+ * ~10 MB of garbage in a 2,000-file hour (sampling heap profile).
+ */
+const validTemplates = new Set<string>();
+
 /** `prefix` + the rendered template. The prefix is used verbatim ('' or ending in '/' by convention). */
 export function archiveKey(template: string, prefix: string, file: ArchiveKeyInput): string {
-  const checked = validateKeyTemplate(template);
-  if (!checked.ok) throw new TypeError(checked.reason);
+  if (!validTemplates.has(template)) {
+    const checked = validateKeyTemplate(template);
+    if (!checked.ok) throw new TypeError(checked.reason);
+    validTemplates.add(template);
+  }
   assertDomainSegment(file.domain);
   const name = validateLogName(file.name);
   if (!name.ok || name.value !== file.name) {
