@@ -86,7 +86,7 @@ function requestsText(run: MeasuredRun): string {
     .join(', ');
 }
 
-/** Client-side time spent waiting for CompleteMultipartUpload: the emulator concatenates the part files then. */
+/** Client-side time spent waiting for CompleteMultipartUpload (the emulator moves the part files into the object then). */
 function completeMs(run: MeasuredRun): number {
   return run.requests['OSS CompleteMultipartUpload']?.totalMs ?? 0;
 }
