@@ -156,29 +156,58 @@ function gf2Square(square: bigint[], mat: bigint[]): void {
   for (let n = 0; n < 64; n++) square[n] = gf2Times(mat, mat[n]);
 }
 
-/** CRC-64/XZ of the concatenation of two byte strings, given each one's CRC and the second's length. */
-export function crc64Combine(crc1: bigint, crc2: bigint, len2: number): bigint {
-  if (len2 <= 0) return crc1;
+/**
+ * The GF(2) operator that runs a CRC register over `len` zero bytes, as 64 column vectors: the product of
+ * zlib's squared one-bit operators for the set bits of `len`.
+ */
+function zerosOperator(len: number): bigint[] {
   const even: bigint[] = new Array(64).fill(0n);
   const odd: bigint[] = new Array(64).fill(0n);
-  odd[0] = POLY;
+  odd[0] = POLY; // one zero bit
   let row = 1n;
   for (let n = 1; n < 64; n++) {
     odd[n] = row;
     row <<= 1n;
   }
-  gf2Square(even, odd);
-  gf2Square(odd, even);
-  let len = BigInt(len2);
-  let c1 = crc1 & MASK64;
+  gf2Square(even, odd); // two bits
+  gf2Square(odd, even); // four bits
+  let operator: bigint[] | null = null;
+  const apply = (step: bigint[]) => {
+    operator = operator === null ? [...step] : operator.map((column) => gf2Times(step, column));
+  };
+  let remaining = BigInt(len);
   do {
-    gf2Square(even, odd);
-    if (len & 1n) c1 = gf2Times(even, c1);
-    len >>= 1n;
-    if (len === 0n) break;
+    gf2Square(even, odd); // 2^k bytes
+    if (remaining & 1n) apply(even);
+    remaining >>= 1n;
+    if (remaining === 0n) break;
     gf2Square(odd, even);
-    if (len & 1n) c1 = gf2Times(odd, c1);
-    len >>= 1n;
-  } while (len !== 0n);
-  return (c1 ^ crc2) & MASK64;
+    if (remaining & 1n) apply(odd);
+    remaining >>= 1n;
+  } while (remaining !== 0n);
+  return operator ?? [];
+}
+
+/**
+ * Operators by length. Building one costs as much as a combine used to (~2.7 ms for 16 MiB); the parts of a
+ * multipart upload share one size (the last aside), so completing 128 parts took ~350 ms and now takes one build
+ * and 128 cheap applications. Bounded: lengths are few in practice.
+ */
+const zerosOperators = new Map<number, bigint[]>();
+const MAX_CACHED_OPERATORS = 16;
+
+function cachedZerosOperator(len: number): bigint[] {
+  let operator = zerosOperators.get(len);
+  if (!operator) {
+    if (zerosOperators.size >= MAX_CACHED_OPERATORS) zerosOperators.clear();
+    operator = zerosOperator(len);
+    zerosOperators.set(len, operator);
+  }
+  return operator;
+}
+
+/** CRC-64/XZ of the concatenation of two byte strings, given each one's CRC and the second's length. */
+export function crc64Combine(crc1: bigint, crc2: bigint, len2: number): bigint {
+  if (len2 <= 0) return crc1;
+  return (gf2Times(cachedZerosOperator(len2), crc1 & MASK64) ^ crc2) & MASK64;
 }

@@ -46,6 +46,22 @@ describe('crc64 (CRC-64/XZ, as OSS x-oss-hash-crc64ecma)', () => {
     expect(new Crc64().digest()).toBe('0');
   });
 
+  it('combines part CRCs of many lengths, repeated lengths included, into the CRC of the whole', () => {
+    const lengths = [1, 7, 8, 9, 255, 4096, 100_003, 8, 4096, 1, 65_536];
+    const parts = lengths.map((length) => randomBytes(length));
+    const head = randomBytes(33);
+    let combined = BigInt(crc64(head));
+    const folded: string[] = [];
+    let whole = head;
+    for (const part of parts) {
+      combined = crc64Combine(combined, BigInt(crc64(part)), part.length);
+      whole = Buffer.concat([whole, part]);
+      folded.push(combined.toString() === crc64(whole) ? 'ok' : `wrong after ${part.length} bytes`);
+    }
+    expect(folded).toEqual(lengths.map(() => 'ok'));
+    expect(crc64Combine(combined, 0n, 0)).toBe(combined);
+  });
+
   it('combines the CRCs of two parts into the CRC of their concatenation', () => {
     const a = randomBytes(12_345);
     const b = randomBytes(777);
