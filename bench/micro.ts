@@ -5,13 +5,13 @@
  * reach through them.
  */
 import { createHash, randomFillSync } from 'node:crypto';
-import { PassThrough, Readable, Writable, type Transform } from 'node:stream';
+import { PassThrough, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Crc64 } from '../lib/crc64';
 import { MeterStream } from '../lib/meter';
 import { generatedStream } from '../sandbox/logdata';
 import { figure, MB, median, MICRO_SECTION_TITLE, MiB, type Section } from './figures';
-import { benchUploadPath, type UploadPathDetails } from './upload-path';
+import { benchUploadPath, replay, type UploadPathDetails } from './upload-path';
 
 /** The size of the chunks Node's HTTP client hands over on loopback, and the origin emulator's chunk size. */
 const CHUNK_BYTES = 64 * 1024;
@@ -47,22 +47,6 @@ function chunksOf(sample: Buffer): Buffer[] {
   return chunks;
 }
 
-/** `totalBytes` of the sample's chunks, over and over, as a byte stream. */
-function replay(chunks: Buffer[], totalBytes: number): Readable {
-  let sent = 0;
-  let i = 0;
-  return new Readable({
-    highWaterMark: CHUNK_BYTES,
-    read() {
-      while (sent < totalBytes) {
-        const chunk = chunks[i++ % chunks.length];
-        sent += chunk.length;
-        if (!this.push(chunk)) return;
-      }
-      this.push(null);
-    },
-  });
-}
 
 const discard = () =>
   new Writable({

@@ -29,7 +29,8 @@ export interface UploadPathDetails {
 /** The per-request side: many small PUTs, as an hour of small logs makes, `concurrency` at a time. */
 const SMALL_PUT_BYTES = 50_000;
 
-function replay(chunks: Buffer[], totalBytes: number): Readable {
+/** `totalBytes` of the sample's chunks, over and over, as a byte stream. */
+export function replay(chunks: Buffer[], totalBytes: number): Readable {
   let sent = 0;
   let i = 0;
   return new Readable({
