@@ -86,7 +86,9 @@ async function main(): Promise<void> {
       details.profile = [large.details, small.details];
     }
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    // BENCH_KEEP_WORKDIR=1 keeps the CPU profiles and the built package for a closer look.
+    if (process.env.BENCH_KEEP_WORKDIR === '1') log(`kept ${workDir}`);
+    else await rm(workDir, { recursive: true, force: true });
   }
 
   const merged = mergeSections(sections);

@@ -151,7 +151,7 @@ export function createOssStore(options: OssStoreOptions): OssStore {
     try {
       // A part buffer never larger than the object: a 150 KB object past a 100 KB threshold needs no 8 MB buffer.
       const partSize = Math.min(size, choosePartSize(size, opts.partSizeBytes));
-      const parts = await uploadPartsFromStream(key, uploadId, guarded, partSize, signal);
+      const parts = await uploadPartsFromStream(key, uploadId, guarded, size, partSize, signal);
       throwIfAborted(signal);
       const completeHeaders: Record<string, string> = forbidOverwrite ? { ...FORBID_OVERWRITE } : {};
       completed = await callOss('CompleteMultipartUpload', key, () =>
@@ -165,10 +165,16 @@ export function createOssStore(options: OssStoreOptions): OssStore {
     return { etag: unquote(completed.etag ?? completed.res.headers.etag), crc64 };
   }
 
+  /**
+   * Each part's first attempt streams the bytes to OSS as they arrive, while the same bytes are copied into the
+   * part's buffer; only a failed part is sent again, from that buffer. Filling a whole part before sending it
+   * would stop the download at every part boundary until the previous part's request had answered.
+   */
   async function uploadPartsFromStream(
     key: string,
     uploadId: string,
     guarded: GuardedBody,
+    size: number,
     partSize: number,
     signal: AbortSignal | undefined,
   ): Promise<{ number: number; etag: string }[]> {
@@ -181,29 +187,73 @@ export function createOssStore(options: OssStoreOptions): OssStore {
     const stopPartRequests = () => partStreams.forEach((s) => s.destroy(abortReason(signal)));
     signal?.addEventListener('abort', stopPartRequests, { once: true });
 
+    let part: StreamingPart | undefined;
     let partNumber = 0;
+    let consumed = 0;
     try {
-      for await (const part of splitIntoParts(guarded.stream, pool)) {
-        partNumber += 1;
-        const number = partNumber;
-        const task: Promise<void> = uploadPartWithRetry(key, uploadId, number, part.bytes, partStreams, signal)
-          .then((etag) => void uploaded.push({ number, etag }), (error: unknown) => void (failure ??= { error }))
-          .finally(() => {
-            part.release();
-            inFlight.delete(task);
-          });
-        inFlight.add(task);
-        // Backpressure: the stream is not read again until a part buffer is free.
-        while (!failure && pool.available() === 0) await Promise.race(inFlight);
+      for await (const chunk of guarded.stream as AsyncIterable<Buffer>) {
+        let offset = 0;
+        while (offset < chunk.length) {
+          if (!part) {
+            // Backpressure: no new part (and no more reading) until a part buffer is free.
+            while (!failure && pool.available() === 0) await Promise.race(inFlight);
+            if (failure) break;
+            partNumber += 1;
+            part = new StreamingPart(pool, Math.min(partSize, size - consumed));
+            const started = part;
+            const number = partNumber;
+            partStreams.add(started.live);
+            const task: Promise<void> = uploadStreamingPart(key, uploadId, number, started, partStreams, signal)
+              .then((etag) => void uploaded.push({ number, etag }), (error: unknown) => void (failure ??= { error }))
+              .finally(() => {
+                started.release();
+                inFlight.delete(task);
+              });
+            inFlight.add(task);
+          }
+          const taken = part.write(chunk, offset);
+          offset += taken;
+          consumed += taken;
+          if (part.full) part = undefined;
+          else await part.demand();
+          if (failure) break;
+        }
         if (failure) break;
       }
     } finally {
+      // A part cut short by a failing source must not leave its request waiting for bytes that never come.
+      part?.abandon(guarded.failure() ?? failure?.error ?? new Error('The upload stopped before the part was complete'));
       // Never abort the upload while parts are still being sent: OSS may keep a part that lands after the abort.
       await Promise.allSettled(inFlight);
       signal?.removeEventListener('abort', stopPartRequests);
     }
     if (failure) throw failure.error;
     return uploaded.sort((a, b) => a.number - b.number);
+  }
+
+  /** The streamed first attempt, then (once the part is whole in its buffer) the retries. */
+  async function uploadStreamingPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    part: StreamingPart,
+    partStreams: Set<Readable>,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    try {
+      const result = await callOss('UploadPart', key, () => client.uploadPart(key, uploadId, partNumber, part.live, 0, part.length));
+      return result.etag;
+    } catch (err) {
+      throwIfAborted(signal);
+      if (!(err instanceof StoreError) || !err.retryable || opts.partAttempts <= 1) throw err;
+      // The source keeps filling the buffer whatever became of the streamed request.
+      part.live.destroy();
+      await part.whole;
+      await sleep(opts.partRetryBaseDelayMs, undefined, { signal });
+      return uploadPartWithRetry(key, uploadId, partNumber, part.bytes(), partStreams, signal, 2);
+    } finally {
+      partStreams.delete(part.live);
+    }
   }
 
   async function uploadPartWithRetry(
@@ -213,8 +263,9 @@ export function createOssStore(options: OssStoreOptions): OssStore {
     bytes: Buffer,
     partStreams: Set<Readable>,
     signal: AbortSignal | undefined,
+    firstAttempt: number,
   ): Promise<string> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = firstAttempt; ; attempt++) {
       throwIfAborted(signal);
       // A part is a Buffer, so unlike the source stream it can be sent again.
       const partStream = bufferStream(bytes);
@@ -551,32 +602,85 @@ class PartBufferPool {
   }
 }
 
-interface FilledPart {
-  bytes: Buffer;
-  release(): void;
-}
+/**
+ * One part on its way: bytes are copied into a pooled buffer (for a retry) and the same bytes are pushed to
+ * `live`, the body of the part's first request, as they arrive.
+ */
+const SEND_SLICE_BYTES = 1024 * 1024;
 
-/** Cuts the stream into parts of the pool's size (the last one shorter), copying each byte once. */
-async function* splitIntoParts(source: AsyncIterable<Buffer>, pool: PartBufferPool): AsyncGenerator<FilledPart> {
-  let part: Buffer | undefined;
-  let filled = 0;
-  const emit = (buffer: Buffer, length: number): FilledPart => ({ bytes: buffer.subarray(0, length), release: () => pool.release(buffer) });
-  for await (const chunk of source) {
-    let offset = 0;
-    while (offset < chunk.length) {
-      if (!part) {
-        part = pool.acquire();
-        filled = 0;
-      }
-      const copied = chunk.copy(part, filled, offset);
-      filled += copied;
-      offset += copied;
-      if (filled === part.length) {
-        const full = part;
-        part = undefined;
-        yield emit(full, full.length);
-      }
-    }
+class StreamingPart {
+  readonly live: Readable;
+  readonly whole: Promise<void>;
+  private readonly buffer: Buffer;
+  private filled = 0;
+  private sent = 0;
+  private wanted: (() => void) | null = null;
+  private markWhole!: () => void;
+  private markAbandoned!: (reason: Error) => void;
+  private released = false;
+
+  constructor(
+    private readonly pool: PartBufferPool,
+    readonly length: number,
+  ) {
+    this.buffer = pool.acquire();
+    this.whole = new Promise((resolve, reject) => {
+      this.markWhole = resolve;
+      this.markAbandoned = reject;
+    });
+    // Only a retry waits on `whole`; an abandoned part that nobody retries must not be an unhandled rejection.
+    this.whole.catch(() => undefined);
+    this.live = new Readable({ highWaterMark: 2 * SEND_SLICE_BYTES, read: () => this.wake() });
+    this.live.once('close', () => this.wake());
   }
-  if (part && filled > 0) yield emit(part, filled);
+
+  get full(): boolean {
+    return this.filled === this.length;
+  }
+
+  /** Copies what fits of `chunk` from `offset` and forwards it; the number of bytes taken. */
+  write(chunk: Buffer, offset: number): number {
+    const copied = chunk.copy(this.buffer, this.filled, offset, offset + Math.min(chunk.length - offset, this.length - this.filled));
+    this.filled += copied;
+    // Forwarded in slices of SEND_SLICE_BYTES, not socket chunk by socket chunk: each write into the request
+    // costs a syscall and a round of stream callbacks, and the bytes are in the part buffer anyway.
+    if (!this.live.destroyed && (this.full || this.filled - this.sent >= SEND_SLICE_BYTES)) {
+      this.live.push(this.buffer.subarray(this.sent, this.filled));
+      this.sent = this.filled;
+      if (this.full) this.live.push(null);
+    }
+    if (this.full) this.markWhole();
+    return copied;
+  }
+
+  /** Resolves when the first request wants more bytes, or no longer wants any. */
+  demand(): Promise<void> {
+    if (this.live.destroyed || this.live.readableLength < this.live.readableHighWaterMark) return Promise.resolve();
+    return new Promise((resolve) => (this.wanted = resolve));
+  }
+
+  /** The part will not be completed: fail its first request (a retry would have nothing whole to send). */
+  abandon(reason: unknown): void {
+    if (this.full) return;
+    const error = reason instanceof Error ? reason : new Error(String(reason));
+    this.markAbandoned(error);
+    this.live.destroy(error);
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.live.destroy();
+    this.pool.release(this.buffer);
+  }
+
+  private wake(): void {
+    const wanted = this.wanted;
+    this.wanted = null;
+    wanted?.();
+  }
 }

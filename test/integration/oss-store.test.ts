@@ -328,6 +328,82 @@ describe('putStream, multipart', () => {
     expect(emulator.pendingUploads(BUCKET)).toEqual([]);
   });
 
+  /**
+   * 5 MiB parts fed 64 KiB at a time: after `holdAfter` bytes the source waits until `release()` says so, or fails
+   * with `failWith` instead of going on.
+   */
+  function gatedSource(bytes: Buffer, holdAfter: number, release: () => boolean, failWith?: Error): Readable {
+    return Readable.from(
+      (async function* () {
+        for (let offset = 0; offset < bytes.length; offset += 64 * KiB) {
+          if (offset === holdAfter) {
+            if (failWith) throw failWith;
+            const until = Date.now() + 5_000;
+            while (!release()) {
+              if (Date.now() > until) throw new Error('the part upload did not start before the part was read whole');
+              await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+          }
+          yield bytes.subarray(offset, offset + 64 * KiB);
+        }
+      })(),
+      { objectMode: false },
+    );
+  }
+  const streamingStore = () => storeFor({ multipartThresholdBytes: 8 * MiB, partSizeBytes: 5 * MiB });
+
+  it("starts sending each part while it is still being read, not once it is whole", async () => {
+    const bytes = generatedBytes('mp-streaming', 12 * MiB);
+    // The source stops 3 MiB into part 1 until OSS has seen part 1's request: a store that waited for the whole
+    // part before sending it would never get there.
+    const body = gatedSource(bytes, 3 * MiB, () => (emulator.stats.byOp.UploadPart ?? 0) >= 1);
+
+    const put = await streamingStore().putStream('multipart/streaming.gz', body, { size: bytes.length, forbidOverwrite: true });
+
+    expect(put.crc64).toBe(crc64(bytes));
+    expect((await emulator.readObject(BUCKET, 'multipart/streaming.gz')).equals(bytes)).toBe(true);
+    expect(emulator.stats.byOp.UploadPart).toBe(3);
+  });
+
+  it('resends a part whose streamed request was cut mid-body from its buffer, once the part is whole', async () => {
+    const bytes = generatedBytes('mp-streamed-reset', 12 * MiB);
+    emulator.faults.resetNext(1, (request) => request.op === 'UploadPart' && request.query.get('partNumber') === '2', 2 * MiB);
+
+    const put = await streamingStore().putStream('multipart/streamed-reset.gz', streamOf(bytes), { size: bytes.length, forbidOverwrite: true });
+
+    expect(put.crc64).toBe(crc64(bytes));
+    expect((await emulator.readObject(BUCKET, 'multipart/streamed-reset.gz')).equals(bytes)).toBe(true);
+    expect(emulator.stats.byOp.UploadPart).toBe(4);
+    expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+  });
+
+  it('resends a part whose streamed request was refused with 503 before its body was read', async () => {
+    const bytes = generatedBytes('mp-streamed-503', 12 * MiB);
+    emulator.faults.failNext(1, 503, (request) => request.op === 'UploadPart' && request.query.get('partNumber') === '1');
+
+    const put = await streamingStore().putStream('multipart/streamed-503.gz', streamOf(bytes), { size: bytes.length, forbidOverwrite: true });
+
+    expect(put.crc64).toBe(crc64(bytes));
+    expect((await emulator.readObject(BUCKET, 'multipart/streamed-503.gz')).equals(bytes)).toBe(true);
+    expect(emulator.stats.byOp.UploadPart).toBe(4);
+  });
+
+  it('fails a part mid-stream when its source fails, leaves no request waiting and aborts the upload', async () => {
+    const bytes = generatedBytes('mp-streamed-source-error', 12 * MiB);
+    const sourceError = new Error('origin connection reset');
+    const body = gatedSource(bytes, 7 * MiB, () => true, sourceError);
+
+    const started = Date.now();
+    const put = streamingStore().putStream('multipart/streamed-source-error.gz', body, { size: bytes.length, forbidOverwrite: true });
+
+    await expect(put).rejects.toBe(sourceError);
+    // Part 2 was streaming when the source failed: its request is cut, not left to the 10 s request timeout.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(emulator.stats.byOp.CompleteMultipartUpload ?? 0).toBe(0);
+    expect(emulator.head(BUCKET, 'multipart/streamed-source-error.gz')).toBeNull();
+    expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+  });
+
   it('stops reading and aborts the upload when the signal aborts', async () => {
     const store = multipartStoreFor();
     const body = endlessStream();
