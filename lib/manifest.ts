@@ -107,7 +107,7 @@ export function serializeManifest(m: Manifest): string {
     const entry = m.files[name];
     const ordered: Record<string, unknown> = {};
     for (const field of ENTRY_FIELD_ORDER) if (entry[field] !== undefined) ordered[field] = entry[field];
-    Object.defineProperty(files, name, { value: ordered, enumerable: true, writable: true, configurable: true });
+    setOwn(files, name, ordered);
   }
   const runs = m.runs.map((r) => ({ runId: r.runId, at: r.at, archived: r.archived, failed: r.failed }));
   return `${JSON.stringify({ schemaVersion: m.schemaVersion, domain: m.domain, hour: m.hour, files, runs }, null, 2)}\n`;
@@ -140,7 +140,16 @@ function entryOf(m: Manifest, name: string): ManifestEntry | undefined {
 }
 
 function setEntry(files: Record<string, ManifestEntry>, entry: ManifestEntry): void {
-  Object.defineProperty(files, entry.name, { value: entry, enumerable: true, writable: true, configurable: true });
+  setOwn(files, entry.name, entry);
+}
+
+/**
+ * An own, enumerable property whatever the name. Only `__proto__` needs defineProperty (assignment would set the
+ * prototype); defineProperty for every name cost ~25 µs per entry on a 2,000-file hour, plain assignment ~0.1.
+ */
+function setOwn<T>(target: Record<string, T>, name: string, value: T): void {
+  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
 }
 
 function boundedError(error: string): string {

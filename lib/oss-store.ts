@@ -184,7 +184,7 @@ export function createOssStore(options: OssStoreOptions): OssStore {
     const partStreams = new Set<Readable>();
     let failure: { error: unknown } | undefined;
     // In-flight part requests are cut short too, so an abort does not wait for a whole part to finish sending.
-    const stopPartRequests = () => partStreams.forEach((s) => s.destroy(abortReason(signal)));
+    const stopPartRequests = () => partStreams.forEach((s) => s.destroy(new Error('part request cut: the upload was aborted')));
     signal?.addEventListener('abort', stopPartRequests, { once: true });
 
     let part: StreamingPart | undefined;
@@ -245,12 +245,14 @@ export function createOssStore(options: OssStoreOptions): OssStore {
       return result.etag;
     } catch (err) {
       throwIfAborted(signal);
-      if (!(err instanceof StoreError) || !err.retryable || opts.partAttempts <= 1) throw err;
+      // A streamed attempt that timed out while the source had not yet supplied the whole part says nothing about OSS.
+      const cutBeforeWhole = !part.full && err instanceof StoreError && (err.status === -2 || err.code === 'RequestTimeout');
+      if (!(err instanceof StoreError) || !err.retryable || (opts.partAttempts <= 1 && !cutBeforeWhole)) throw err;
       // The source keeps filling the buffer whatever became of the streamed request.
       part.live.destroy();
       await part.whole;
-      await sleep(opts.partRetryBaseDelayMs, undefined, { signal });
-      return uploadPartWithRetry(key, uploadId, partNumber, part.bytes(), partStreams, signal, 2);
+      if (!cutBeforeWhole) await sleep(opts.partRetryBaseDelayMs, undefined, { signal });
+      return uploadPartWithRetry(key, uploadId, partNumber, part.bytes(), partStreams, signal, cutBeforeWhole ? 1 : 2);
     } finally {
       partStreams.delete(part.live);
     }
@@ -547,6 +549,11 @@ function guardLength(body: Readable, size: number, signal: AbortSignal | undefin
     guard.destroy(err);
   });
   body.pipe(guard);
+  body.once('close', () => {
+    if (body.readableEnded || guard.destroyed) return;
+    failure ??= mismatch(true);
+    guard.destroy(failure as Error);
+  });
   // Until ali-oss or the part splitter reads the guard (a multipart upload first awaits Initiate), nothing else
   // listens for its errors, and an 'error' event without a listener is an uncaught exception that ends the
   // process. The failure is kept in `failure` and seen by whoever reads the destroyed guard later.
@@ -664,7 +671,8 @@ class StreamingPart {
     if (this.full) return;
     const error = reason instanceof Error ? reason : new Error(String(reason));
     this.markAbandoned(error);
-    this.live.destroy(error);
+    // urllib rewrites the body error it is given (name, message, status): never hand it one the caller will see.
+    this.live.destroy(new Error('part request cut: the part will not be completed', { cause: error }));
   }
 
   bytes(): Buffer {

@@ -418,6 +418,260 @@ describe('putStream, multipart', () => {
     expect(emulator.pendingUploads(BUCKET)).toEqual([]);
     expect(emulator.head(BUCKET, 'multipart/aborted.gz')).toBeNull();
   });
+
+  describe('streamed first attempts under faults', () => {
+    // An 'error' event without a listener or an unhandled rejection anywhere in an upload would end the process.
+    const escaped: unknown[] = [];
+    const onEscaped = (err: unknown) => escaped.push(err);
+    beforeEach(() => {
+      escaped.length = 0;
+      process.on('uncaughtException', onEscaped);
+      process.on('unhandledRejection', onEscaped);
+    });
+    afterEach(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      process.off('uncaughtException', onEscaped);
+      process.off('unhandledRejection', onEscaped);
+      expect(escaped).toEqual([]);
+    });
+    const partNumber = (n: number) => (request: { op: string; query: URLSearchParams }) =>
+      request.op === 'UploadPart' && request.query.get('partNumber') === String(n);
+
+    it('fails at once and aborts the upload when a streamed part is cut and no retry is allowed', async () => {
+      const bytes = generatedBytes('mp-streamed-no-retry', 12 * MiB);
+      emulator.faults.resetNext(1, partNumber(2), 2 * MiB);
+      const store = storeFor({ multipartThresholdBytes: 8 * MiB, partSizeBytes: 5 * MiB, partAttempts: 1 });
+
+      const started = Date.now();
+      const put = store.putStream('multipart/streamed-no-retry.gz', streamOf(bytes), { size: bytes.length, forbidOverwrite: true });
+
+      await expect(put).rejects.toMatchObject({ name: 'StoreError', status: -1, retryable: true });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(emulator.stats.byOp.CompleteMultipartUpload ?? 0).toBe(0);
+      expect(emulator.head(BUCKET, 'multipart/streamed-no-retry.gz')).toBeNull();
+      expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+    });
+
+    it('with a single part buffer, resends a part cut mid-body and a part refused with 503, byte-identical', async () => {
+      const bytes = generatedBytes('mp-one-buffer', 12 * MiB + 100);
+      emulator.faults.resetNext(1, partNumber(2), 2 * MiB);
+      emulator.faults.failNext(1, 503, partNumber(3));
+      const store = storeFor({ multipartThresholdBytes: 8 * MiB, partSizeBytes: 5 * MiB, maxPartsInMemory: 1 });
+
+      const put = await store.putStream('multipart/one-buffer.gz', streamOf(bytes), { size: bytes.length, forbidOverwrite: true });
+
+      expect(put.crc64).toBe(crc64(bytes));
+      expect((await emulator.readObject(BUCKET, 'multipart/one-buffer.gz')).equals(bytes)).toBe(true);
+      expect(emulator.stats.byOp.UploadPart).toBe(5);
+      expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+    });
+
+    it('sends a 1-byte last part, cut by a reset and resent, when one source chunk spans every part', async () => {
+      const bytes = generatedBytes('mp-one-chunk', 10 * MiB + 1);
+      emulator.faults.resetNext(1, partNumber(3));
+
+      const put = await streamingStore().putStream('multipart/one-chunk.gz', Readable.from([bytes], { objectMode: false }), {
+        size: bytes.length,
+        forbidOverwrite: true,
+      });
+
+      expect(put.crc64).toBe(crc64(bytes));
+      expect((await emulator.readObject(BUCKET, 'multipart/one-chunk.gz')).equals(bytes)).toBe(true);
+      expect(emulator.stats.byOp.UploadPart).toBe(4);
+    });
+
+    it('aborts promptly while a cut part waits to be whole, and leaves nothing pending', async () => {
+      const bytes = generatedBytes('mp-abort-waiting', 12 * MiB);
+      emulator.faults.resetNext(1, partNumber(2), 1 * MiB);
+      const controller = new AbortController();
+      let aborted = false;
+      // The source stops 3 MiB into part 2, whose streamed request was cut after 1 MiB: its retry waits for bytes.
+      const body = gatedSource(bytes, 8 * MiB, () => aborted);
+      setTimeout(() => controller.abort(new Error('deadline reached')), 400);
+
+      const started = Date.now();
+      const put = streamingStore().putStream('multipart/abort-waiting.gz', body, { size: bytes.length, forbidOverwrite: true, signal: controller.signal });
+
+      await expect(put).rejects.toThrow('deadline reached');
+      aborted = true;
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(emulator.head(BUCKET, 'multipart/abort-waiting.gz')).toBeNull();
+      expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+    });
+
+    it('fails with BodySizeMismatch when the source ends short while a cut part waits to be whole', async () => {
+      const bytes = generatedBytes('mp-short-waiting', 8 * MiB);
+      emulator.faults.resetNext(1, partNumber(2), 1 * MiB);
+
+      const put = streamingStore().putStream('multipart/short-waiting.gz', streamOf(bytes), { size: 12 * MiB, forbidOverwrite: true });
+
+      await expect(put).rejects.toMatchObject({ code: 'BodySizeMismatch' });
+      expect(emulator.stats.byOp.CompleteMultipartUpload ?? 0).toBe(0);
+      expect(emulator.head(BUCKET, 'multipart/short-waiting.gz')).toBeNull();
+      expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+    });
+
+    it('stores byte-identical objects under mixed mid-body resets and 5xx, any chunk size and buffer count', async () => {
+      let state = 12345;
+      const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+      for (let round = 0; round < 12; round++) {
+        const partSize = Math.floor(1 * MiB + random() * 2 * MiB);
+        const size = Math.floor(partSize * (2 + random() * 6));
+        const bytes = generatedBytes(`mp-mixed-${round}`, size);
+        const parts = Math.ceil(size / partSize);
+        for (let fault = 0; fault < 4; fault++) {
+          const number = 1 + Math.floor(random() * parts);
+          if (random() < 0.5) emulator.faults.resetNext(1, partNumber(number), Math.floor(random() * partSize));
+          else emulator.faults.failNext(1, random() < 0.5 ? 500 : 503, partNumber(number));
+        }
+        const chunkBytes = [1000, 64 * KiB, 3 * MiB][Math.floor(random() * 3)];
+        const store = storeFor({
+          multipartThresholdBytes: 1 * MiB,
+          partSizeBytes: partSize,
+          maxPartsInMemory: 1 + Math.floor(random() * 3),
+          partAttempts: 5,
+          partRetryBaseDelayMs: 1,
+        });
+        const key = `multipart/mixed-${round}.gz`;
+
+        const put = await store.putStream(key, streamOf(bytes, chunkBytes), { size, forbidOverwrite: true });
+
+        expect(put.crc64).toBe(crc64(bytes));
+        expect((await emulator.readObject(BUCKET, key)).equals(bytes)).toBe(true);
+        expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+        emulator.faults.reset();
+      }
+    });
+
+    it('under aborts at any moment and unretried faults, either stores the whole object or nothing, and never waits', async () => {
+      let state = 777;
+      const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+      for (let round = 0; round < 16; round++) {
+        const partSize = Math.floor(1 * MiB + random() * 2 * MiB);
+        const size = Math.floor(partSize * (3 + random() * 6));
+        const parts = Math.ceil(size / partSize);
+        for (let fault = 0; fault < 3; fault++) {
+          const number = 1 + Math.floor(random() * parts);
+          if (random() < 0.5) emulator.faults.resetNext(1, partNumber(number), Math.floor(random() * partSize));
+          else emulator.faults.failNext(1, 503, partNumber(number));
+        }
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(new Error('deadline reached')), Math.floor(random() * 200));
+        const store = storeFor({
+          multipartThresholdBytes: 1 * MiB,
+          partSizeBytes: partSize,
+          maxPartsInMemory: 1 + Math.floor(random() * 3),
+          partAttempts: 1 + Math.floor(random() * 2),
+          partRetryBaseDelayMs: 1,
+        });
+        const key = `multipart/abort-any-${round}.gz`;
+
+        const started = Date.now();
+        const stored = await store
+          .putStream(key, generatedStream(`mp-abort-any-${round}`, size), { size, forbidOverwrite: true, signal: controller.signal })
+          .then(() => true, () => false);
+        clearTimeout(timer);
+
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+        if (stored) expect((await emulator.readObject(BUCKET, key)).equals(generatedBytes(`mp-abort-any-${round}`, size))).toBe(true);
+        else expect(emulator.head(BUCKET, key)).toBeNull();
+        emulator.faults.reset();
+      }
+    });
+
+    // --- Defects: the errors below are handed to urllib as the body error of a streamed part, and urllib rewrites
+    // whatever error object it is given (name, message, status, res, headers).
+
+    it("rejects with the failed part's StoreError as OSS answered it, not rewritten by the part request it cut", async () => {
+      const bytes = generatedBytes('mp-503-kept', 12 * MiB);
+      emulator.faults.failNext(100, 503, partNumber(1));
+      const store = storeFor({ multipartThresholdBytes: 8 * MiB, partSizeBytes: 5 * MiB, partAttempts: 1 });
+      const started = Date.now();
+      // Part 1 is refused while part 2 is streaming; the source then goes on 2 MiB into part 2.
+      const body = gatedSource(bytes, 7 * MiB, () => Date.now() - started > 1_000);
+
+      const err = await store.putStream('multipart/503-kept.gz', body, { size: bytes.length, forbidOverwrite: true }).catch((e: unknown) => e);
+
+      expect(err).toMatchObject({ name: 'StoreError', code: 'ServiceUnavailable', status: 503, retryable: true });
+      expect((err as Error).message).not.toContain('PUT http');
+      expect(emulator.head(BUCKET, 'multipart/503-kept.gz')).toBeNull();
+      expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+    });
+
+    it('rethrows a source error that breaks a part mid-stream unchanged: same object, name, message, no status', async () => {
+      const bytes = generatedBytes('mp-source-error-kept', 12 * MiB);
+      const sourceError = new Error('origin connection reset');
+      const body = gatedSource(bytes, 7 * MiB, () => true, sourceError);
+
+      await expect(
+        streamingStore().putStream('multipart/source-error-kept.gz', body, { size: bytes.length, forbidOverwrite: true }),
+      ).rejects.toBe(sourceError);
+
+      expect(sourceError.name).toBe('Error');
+      expect(sourceError.message).toBe('origin connection reset');
+      expect(Object.keys(sourceError)).toEqual([]);
+    });
+
+    it('rejects with the abort reason unchanged when the signal aborts while a part is streaming', async () => {
+      const reason = new Error('deadline reached');
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(reason), 300);
+
+      const put = streamingStore().putStream('multipart/abort-reason-kept.gz', endlessStream(), {
+        size: 512 * MiB,
+        forbidOverwrite: true,
+        signal: controller.signal,
+      });
+
+      await expect(put).rejects.toBe(reason);
+      expect(reason.name).toBe('Error');
+      expect(reason.message).toBe('deadline reached');
+      expect(Object.keys(reason)).toEqual([]);
+      expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+    });
+
+    // Defect: a part's first request is now open while the part is read, so the per-request timeout covers the
+    // source's speed too. A healthy OSS and a slow (not stalled) source use up part attempts.
+    it('does not spend part attempts on a source slower than the request timeout', async () => {
+      const bytes = generatedBytes('mp-slow-source', 400 * KiB);
+      const body = Readable.from(
+        (async function* () {
+          for (let offset = 0; offset < bytes.length; offset += 64 * KiB) {
+            await new Promise((resolve) => setTimeout(resolve, 400));
+            yield bytes.subarray(offset, offset + 64 * KiB);
+          }
+        })(),
+        { objectMode: false },
+      );
+      const store = storeFor({ multipartThresholdBytes: 256 * KiB, partSizeBytes: 100 * KiB, timeoutMs: 300, partAttempts: 1 });
+
+      const put = await store.putStream('multipart/slow-source.gz', body, { size: bytes.length, forbidOverwrite: true });
+
+      expect(put.crc64).toBe(crc64(bytes));
+      expect(emulator.stats.byOp.UploadPart).toBe(4);
+    });
+
+    // Defect (older than this change, lib/oss-store.ts guardLength): a body destroyed without an error never ends
+    // the guard, so the upload waits forever for bytes. The signal only cleans up after the check.
+    it('rejects, rather than waiting forever, when the source is destroyed without an error', async () => {
+      const body = endlessStream();
+      const controller = new AbortController();
+      setTimeout(() => body.destroy(), 300);
+
+      const put = streamingStore().putStream('multipart/source-closed.gz', body, { size: 64 * MiB, forbidOverwrite: true, signal: controller.signal });
+      const outcome = await Promise.race([
+        put.then(() => 'stored', () => 'rejected'),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3_000)),
+      ]);
+      controller.abort(new Error('test cleanup'));
+      await put.catch(() => undefined);
+
+      expect(outcome).toBe('rejected');
+      expect(emulator.head(BUCKET, 'multipart/source-closed.gz')).toBeNull();
+      expect(emulator.pendingUploads(BUCKET)).toEqual([]);
+    });
+  });
 });
 
 describe('head, getText, putText, delete', () => {
