@@ -413,13 +413,21 @@ function assertSize(size: number): void {
   if (!Number.isSafeInteger(size) || size < 0) throw new TypeError(`putStream size must be a non-negative integer, got ${size}`);
 }
 
+/** Header names already checked against ALLOWED_HEADER: every file of a run carries the same few. */
+const allowedHeaderNames = new Set<string>();
+
 function archiveHeaders(headers: Record<string, string> | undefined, forbidOverwrite: boolean): Record<string, string> {
   const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (!ALLOWED_HEADER.test(name.toLowerCase())) throw new TypeError(`putStream header ${name} is not one an archive object may carry`);
-    result[name] = value;
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    if (!allowedHeaderNames.has(name)) {
+      if (!ALLOWED_HEADER.test(name.toLowerCase())) throw new TypeError(`putStream header ${name} is not one an archive object may carry`);
+      if (allowedHeaderNames.size < 256) allowedHeaderNames.add(name);
+    }
+    result[name] = headers[name];
   }
-  return forbidOverwrite ? { ...result, ...FORBID_OVERWRITE } : result;
+  if (forbidOverwrite) Object.assign(result, FORBID_OVERWRITE);
+  return result;
 }
 
 /** At least the preferred size, and large enough that the object fits in 10,000 parts. */

@@ -24,7 +24,7 @@ export interface ListPage {
 }
 
 /** Index of the first key that is > bound (strict) or >= bound (inclusive). */
-function searchFrom(sorted: readonly string[], bound: string, inclusive: boolean): number {
+export function searchFrom(sorted: readonly string[], bound: string, inclusive: boolean): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
