@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { onAbort } from './abort-watch';
 import { DownloadError } from './errors';
 
 export interface DownloadOptions {
@@ -108,28 +109,11 @@ function get(url: URL, opts: DownloadOptions): Promise<http.IncomingMessage> {
 }
 
 /**
- * In-flight downloads per abort signal, each with its `fail`. A run hands one signal to all its downloads; one
- * listener per signal fails every download still open when it aborts, and each download only joins and leaves a
- * Set. Not http.get's own `signal` option, which hands every request to Node's end-of-stream helper (a dozen
- * closures and listeners per request, linked from the run-long signal until the request closes): on the
- * 2,000-file hour that wiring measurably grew the garbage promoted by every scavenge.
+ * Calls `fail` if `signal` aborts before the request is closed (the response read to its end or destroyed). Not
+ * http.get's own `signal` option, which hands every request to Node's end-of-stream helper (a dozen closures and
+ * listeners per request, linked from the run-long signal until the request closes): see lib/abort-watch.ts.
  */
-const inFlightBySignal = new WeakMap<AbortSignal, Set<() => void>>();
-
-/** Calls `fail` if `signal` aborts before the request is closed (the response read to its end or destroyed). */
 function failOnAbort(signal: AbortSignal, req: http.ClientRequest, fail: () => void): void {
-  if (signal.aborted) {
-    fail();
-    return;
-  }
-  let inFlight = inFlightBySignal.get(signal);
-  if (!inFlight) {
-    const downloads = new Set<() => void>();
-    signal.addEventListener('abort', () => downloads.forEach((failOne) => failOne()), { once: true });
-    inFlightBySignal.set(signal, downloads);
-    inFlight = downloads;
-  }
-  const downloads = inFlight;
-  downloads.add(fail);
-  req.once('close', () => downloads.delete(fail));
+  const stopWatching = onAbort(signal, fail);
+  req.once('close', stopWatching);
 }

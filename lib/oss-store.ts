@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isIP } from 'node:net';
 import OSS from 'ali-oss';
 import type { Credentials, HeadResult, ObjectStore, PutResult, PutStreamOptions } from './types';
+import { onAbort } from './abort-watch';
 import { AlreadyExistsError, StoreError } from './errors';
 import { redact, registerSecret } from './redact';
 
@@ -184,8 +185,7 @@ export function createOssStore(options: OssStoreOptions): OssStore {
     const partStreams = new Set<Readable>();
     let failure: { error: unknown } | undefined;
     // In-flight part requests are cut short too, so an abort does not wait for a whole part to finish sending.
-    const stopPartRequests = () => partStreams.forEach((s) => s.destroy(new Error('part request cut: the upload was aborted')));
-    signal?.addEventListener('abort', stopPartRequests, { once: true });
+    const stopWatching = onAbort(signal, () => partStreams.forEach((s) => s.destroy(new Error('part request cut: the upload was aborted'))));
 
     let part: StreamingPart | undefined;
     let partNumber = 0;
@@ -225,7 +225,7 @@ export function createOssStore(options: OssStoreOptions): OssStore {
       part?.abandon(guarded.failure() ?? failure?.error ?? new Error('The upload stopped before the part was complete'));
       // Never abort the upload while parts are still being sent: OSS may keep a part that lands after the abort.
       await Promise.allSettled(inFlight);
-      signal?.removeEventListener('abort', stopPartRequests);
+      stopWatching();
     }
     if (failure) throw failure.error;
     return uploaded.sort((a, b) => a.number - b.number);
@@ -566,16 +566,15 @@ function guardLength(body: Readable, size: number, signal: AbortSignal | undefin
   // listens for its errors, and an 'error' event without a listener is an uncaught exception that ends the
   // process. The failure is kept in `failure` and seen by whoever reads the destroyed guard later.
   guard.on('error', () => undefined);
-  const onAbort = () => {
+  const stopWatching = onAbort(signal, () => {
     failure = abortReason(signal);
     guard.destroy(failure as Error);
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
+  });
   return {
     stream: guard,
     failure: () => (signal?.aborted ? abortReason(signal) : failure),
     dispose: () => {
-      signal?.removeEventListener('abort', onAbort);
+      stopWatching();
       if (!guard.readableEnded) guard.destroy();
       if (!body.readableEnded) body.destroy();
     },

@@ -2,6 +2,8 @@
  * Spaces calls so that no more than `perSecond` start in any one second from this instance. The Live API's
  * 100 QPS is per account: each instance keeps its own share (LIVE_MAX_QPS x max instances < 100).
  */
+import { onAbort } from './abort-watch';
+
 export class RateLimiter {
   private nextSlotMs = 0;
   private readonly intervalMs: number;
@@ -27,13 +29,12 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      stopWatching();
       resolve();
     }, ms);
-    const onAbort = () => {
+    const stopWatching = onAbort(signal, () => {
       clearTimeout(timer);
       reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    });
   });
 }

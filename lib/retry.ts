@@ -3,6 +3,7 @@
  * Full jitter (a uniformly random wait up to the exponential cap) spreads the retries of many concurrent
  * callers, which matters for `Throttling*` answers: the 100-QPS budget is shared by the whole account.
  */
+import { onAbort } from './abort-watch';
 import { DeadlineError, isRetryable as defaultIsRetryable } from './errors';
 
 export interface BackoffOptions {
@@ -89,14 +90,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(signal.reason);
       return;
     }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      stopWatching();
       resolve();
     }, Math.max(0, ms));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWatching = onAbort(signal, () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    });
   });
 }
