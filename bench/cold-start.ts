@@ -41,8 +41,9 @@ async function buildFloor(workDir: string): Promise<{ file: string; bytes: numbe
     platform: 'node',
     target: 'node20',
     format: 'cjs',
+    // As scripts/bundle.mjs builds the hourly path: minified, without keepNames.
     minify: true,
-    keepNames: true,
+    keepNames: false,
     legalComments: 'none',
     external: ['proxy-agent'],
     metafile: true,
