@@ -51,9 +51,9 @@ export async function benchSmallFiles(ctx: BenchContext, options: BenchOptions):
   const runs: SmallFileRuns = { files: sizes.length, bytes: totalBytes, concurrency: options.concurrency, archiver: [], raw: [], rawSdk: [] };
   const bench = await startBenchCloud(ctx, 'small', [DOMAIN]);
   try {
-    // The emulators' first hour of this many files costs them several times the CPU of later ones (measured:
-    // 4.9-6.9 s against 1.5 s; 300 files first did not take it away): one unrecorded run of every path at full
-    // size first, so every recorded run meets the same warm emulators.
+    // The emulators' first hours of this many files cost them 2-4x the CPU of later ones, user and system time
+    // alike (measured: 3-6.9 s against 1.4-1.6 s; 300 files first did not take it away): one unrecorded run of
+    // every path at full size first, so every recorded run meets the same warm emulators.
     const warmUp = sizes;
     for (const path of PATHS) {
       const sources = warmUp.map((size, i) => ({ size, seed: `small-warm-${path}-${i}` }));
