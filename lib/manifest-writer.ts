@@ -1,11 +1,16 @@
 /**
  * Writes one (domain, hour) manifest as files complete, without a write per file: while a write is in flight,
- * later changes wait and go out together in the next one, and writes are spaced by `minIntervalMs`.
+ * later changes wait and go out together in the next one, and writes are spaced by `minIntervalMs`, or by
+ * WRITE_SPACING_FACTOR times the last write's duration when that is longer: a manifest grows with its hour, and an
+ * hour of tens of thousands of files would otherwise spend a growing share of the run re-sending megabytes.
  * A crash therefore loses at most the entries of the last interval; their objects are still found by the
  * next run (create-only PUT answers FileAlreadyExists, or the rebuild listing sees them).
  */
 import { serializeManifest } from './manifest';
 import type { Manifest, ObjectStore } from './types';
+
+/** Mid-run writes take at most ~1/20 of the run's time, whatever the manifest's size. */
+export const WRITE_SPACING_FACTOR = 20;
 
 export class ManifestWriter {
   private dirty = false;
@@ -13,6 +18,7 @@ export class ManifestWriter {
   private lastWriteMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private lastError: unknown = null;
+  private spacingMs: number;
   writes = 0;
 
   constructor(
@@ -23,7 +29,9 @@ export class ManifestWriter {
     private readonly now: () => number = Date.now,
     /** Checked right before every write: a writer that lost its lease must not write (see lib/lease.ts). */
     private readonly mayWrite: () => Promise<boolean> = async () => true,
-  ) {}
+  ) {
+    this.spacingMs = minIntervalMs;
+  }
 
   /** Set once a write was refused because the lease was lost; nothing is written after that. */
   leaseLost = false;
@@ -58,7 +66,7 @@ export class ManifestWriter {
 
   private schedule(): void {
     if (this.timer || this.inFlight) return;
-    const waitMs = Math.max(0, this.lastWriteMs + this.minIntervalMs - this.now());
+    const waitMs = Math.max(0, this.lastWriteMs + this.spacingMs - this.now());
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.writeNow();
@@ -72,7 +80,8 @@ export class ManifestWriter {
       return Promise.resolve();
     }
     this.dirty = false;
-    this.lastWriteMs = this.now();
+    const startedMs = this.now();
+    this.lastWriteMs = startedMs;
     const body = serializeManifest(this.manifest());
     this.inFlight = this.mayWrite()
       .then((allowed) => {
@@ -83,6 +92,7 @@ export class ManifestWriter {
         () => {
           this.writes++;
           this.lastError = null;
+          this.spacingMs = Math.max(this.minIntervalMs, WRITE_SPACING_FACTOR * (this.now() - startedMs));
         },
         (err) => {
           // Keep the change pending: the next write (or the final flush) carries it.
