@@ -716,6 +716,13 @@ describe('OSS emulator through the real ali-oss client', () => {
       await client.put('m/05', Buffer.from('overwritten'));
       present.add('m/05');
       expect(await listed()).toEqual(expected());
+      // Put and deleted between two listings, and put twice between two listings.
+      await client.put('m/10', Buffer.from('short-lived'));
+      await client.delete('m/10');
+      await client.put('m/11', Buffer.from('one'));
+      await client.put('m/11', Buffer.from('two'));
+      present.add('m/11');
+      expect(await listed()).toEqual(expected());
     });
 
     test('v2 honours start-after and a delimiter', async () => {
