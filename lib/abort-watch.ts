@@ -47,11 +47,25 @@ export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => 
   };
 }
 
+/**
+ * Each slot is emptied just before its callback runs, so a callback stopped by an earlier one during the same
+ * abort is not called (as EventTarget skips a listener removed mid-dispatch), and one that throws does not keep
+ * the others from running: the first error is rethrown once all have run.
+ */
 function fireAll(w: Watchers): void {
-  const pending = w.slots.filter((fn): fn is () => void => fn !== null);
-  w.slots.fill(null);
+  let firstError: { error: unknown } | undefined;
+  for (let index = 0; index < w.slots.length; index++) {
+    const fn = w.slots[index];
+    if (fn === null) continue;
+    w.slots[index] = null;
+    try {
+      fn();
+    } catch (error) {
+      firstError ??= { error };
+    }
+  }
   w.free = w.slots.map((_, i) => i);
-  for (const fn of pending) fn();
+  if (firstError) throw firstError.error;
 }
 
 function noop(): void {}

@@ -1,5 +1,6 @@
 /**
- * Review tests for lib/abort-watch.ts: re-entrant registration, one function watched twice, late stop functions,
+ * lib/abort-watch.ts at its edges: re-entrant registration, one function watched twice, late stop functions, a
+ * callback stopped by another during the abort (skipped, as EventTarget skips a listener removed mid-dispatch),
  * and that the sleeps built on it (retry's sleep, the rate limiter's delay) give their slot back on every path.
  */
 import { onAbort, watcherCapacity } from '../../lib/abort-watch';
@@ -71,6 +72,21 @@ describe('onAbort edge cases', () => {
     expect(fns.map((fn) => fn.mock.calls.length)).toEqual([0, 1, 1]);
     expect(later.map((fn) => fn.mock.calls.length)).toEqual([1, 1]);
     expect(watcherCapacity(controller.signal)).toBe(capacity);
+  });
+
+  it('does not call a callback stopped by an earlier callback during the same abort', () => {
+    const controller = new AbortController();
+    const calls: string[] = [];
+    let stopSecond: () => void = () => undefined;
+    onAbort(controller.signal, () => {
+      calls.push('first');
+      stopSecond(); // e.g. a transfer whose cut-off synchronously settles another transfer
+    });
+    stopSecond = onAbort(controller.signal, () => calls.push('second'));
+
+    controller.abort();
+
+    expect(calls).toEqual(['first']);
   });
 
   it('gives each signal its own slots', () => {
