@@ -265,7 +265,7 @@ async function prepareHours(
     else byHour.set(id, [file]);
   }
   const groups = [...byHour.values()].sort(
-    (a, b) => a[0].domain.localeCompare(b[0].domain) || a[0].hourStartMs - b[0].hourStartMs,
+    (a, b) => compareCodeUnits(a[0].domain, b[0].domain) || a[0].hourStartMs - b[0].hourStartMs,
   );
   const jobs = await mapPool(groups, MANIFEST_IO_CONCURRENCY, (hourFiles) => prepareHour(hourFiles, deps, settings, report, now));
   const ready: HourJob[] = [];
@@ -300,7 +300,7 @@ async function prepareHour(
   const job: HourJob = {
     domain,
     hourStartMs,
-    files: hourFiles.sort((a, b) => a.name.localeCompare(b.name)),
+    files: hourFiles.sort((a, b) => compareCodeUnits(a.name, b.name)),
     manifest: emptyManifest(domain, hourStartMs),
     changed: false,
     lease: null,
@@ -456,4 +456,9 @@ function objectHeaders(base: Record<string, string>, file: LogFile): Record<stri
 async function refreshUrl(lister: LiveLister, file: LogFile, signal?: AbortSignal): Promise<string | null> {
   const fresh = await lister.list(file.domain, file.hourStartMs, file.hourStartMs + 3_600_000, signal);
   return fresh.files.find((f) => f.name === file.name)?.url ?? null;
+}
+
+/** Plain code-unit order: the same on every machine (localeCompare follows the runtime's locale data) and cheaper. */
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
