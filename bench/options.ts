@@ -39,7 +39,8 @@ export interface BenchOptions {
 
 const FULL: Omit<BenchOptions, 'quick' | 'suites' | 'outFile'> = {
   largeSizesBytes: [512 * MiB, 2048 * MiB],
-  largeRepeats: 2,
+  // A median of 3: with 2, one run slowed by other work on the machine moved the figure by 5-10 %.
+  largeRepeats: 3,
   smallFiles: 2000,
   smallMinBytes: 10_000,
   smallMaxBytes: 100_000,
@@ -72,7 +73,7 @@ export const USAGE = `npm run bench -- [options]
   --quick                   small sizes, one repeat: a smoke run of every benchmark
   --only <list>             comma-separated suites: ${SUITES.join(', ')} (default: all but profile)
   --large-mib <list>        large file sizes in MiB (default 512,2048)
-  --large-repeats <n>       runs per large size and path (default 2)
+  --large-repeats <n>       runs per large size and path (default 3)
   --small-files <n>         files in the many-small-files hour (default 2000)
   --small-repeats <n>       runs of the small-files hour per path (default 3)
   --concurrency <n>         CONCURRENCY for the archiver and the raw baseline (default 8)
