@@ -4,6 +4,7 @@
  * behaviour that makes it so (a re-list after a 403, the planted object untouched, one worker per hour...).
  */
 import { CI_SCALE, FAULT_ROWS, runRow, type Facts, type RowResult } from './matrix';
+import { silenceUrllibWarnings } from '../support/urllib-warnings';
 
 type Expectation = (facts: Facts, result: RowResult) => void;
 
@@ -154,19 +155,14 @@ const EXPECTATIONS: Record<string, Expectation> = {
   },
 };
 
-let warnSpy: jest.SpyInstance;
+let restoreWarnings: () => void;
 
 beforeAll(() => {
-  // urllib warns "callback twice" whenever an upload body fails on purpose; the matrix does that on most rows.
-  const warn = console.warn.bind(console);
-  warnSpy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('[urllib:warn]')) return;
-    warn(...args);
-  });
+  restoreWarnings = silenceUrllibWarnings();
 });
 
 afterAll(() => {
-  warnSpy.mockRestore();
+  restoreWarnings();
 });
 
 describe('the fault matrix at CI size: nothing lost under faults, nothing damaged', () => {

@@ -13,6 +13,7 @@ import { createOssStore } from '../../lib/oss-store';
 import { SANDBOX_STS } from '../../sandbox/contracts';
 import { generatedBytes } from '../../sandbox/logdata';
 import { startOssEmulator, type OssEmulator } from '../../sandbox/oss-emulator';
+import { silenceUrllibWarnings } from '../support/urllib-warnings';
 
 const BUCKET = 'archive-bucket';
 const KiB = 1024;
@@ -20,7 +21,7 @@ const KiB = 1024;
 let server: http.Server;
 let base: string;
 let emulator: OssEmulator;
-let warnSpy: jest.SpyInstance;
+let restoreWarnings: () => void;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -39,15 +40,11 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   emulator = await startOssEmulator({ buckets: [BUCKET] });
-  const warn = console.warn.bind(console);
-  warnSpy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('[urllib:warn]')) return;
-    warn(...args);
-  });
+  restoreWarnings = silenceUrllibWarnings();
 });
 
 afterAll(async () => {
-  warnSpy.mockRestore();
+  restoreWarnings();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   await emulator.close();

@@ -10,27 +10,22 @@ import { Crc64, crc64 } from '../../lib/crc64';
 import { SANDBOX_STS } from '../../sandbox/contracts';
 import { generatedBytes, generatedStream } from '../../sandbox/logdata';
 import { startOssEmulator, type OssEmulator } from '../../sandbox/oss-emulator';
+import { silenceUrllibWarnings } from '../support/urllib-warnings';
 
 const BUCKET = 'archive-bucket';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 let emulator: OssEmulator;
-let warnSpy: jest.SpyInstance;
+let restoreWarnings: () => void;
 
 beforeAll(async () => {
   emulator = await startOssEmulator({ buckets: [BUCKET] });
-  // urllib (under ali-oss) calls back twice when a request's body stream fails (pump's error, then the socket's
-  // hang-up) and console.warns "callback twice" about itself. Expected here, where bodies fail on purpose.
-  const warn = console.warn.bind(console);
-  warnSpy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('[urllib:warn]')) return;
-    warn(...args);
-  });
+  restoreWarnings = silenceUrllibWarnings();
 });
 
 afterAll(async () => {
-  warnSpy.mockRestore();
+  restoreWarnings();
   await emulator.close();
 });
 

@@ -22,6 +22,7 @@ import { SANDBOX_STS } from '../../sandbox/contracts';
 import { logPath } from '../../sandbox/live-emulator';
 import { logName } from '../../sandbox/logdata';
 import { DEFAULT_SIGNING_SECRET, startOriginEmulator } from '../../sandbox/origin-emulator';
+import { silenceUrllibWarnings } from '../support/urllib-warnings';
 
 const DOMAIN = 'secrets.example.com';
 const HOUR = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
@@ -114,15 +115,11 @@ async function withScenario(env: Record<string, string | undefined>, body: (s: S
   return outputs;
 }
 
-let warnSpy: jest.SpyInstance;
+let restoreWarnings: () => void;
 beforeAll(() => {
-  const warn = console.warn.bind(console);
-  warnSpy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('[urllib:warn]')) return;
-    warn(...args);
-  });
+  restoreWarnings = silenceUrllibWarnings();
 });
-afterAll(() => warnSpy.mockRestore());
+afterAll(() => restoreWarnings());
 
 describe('no secret in any output, whatever fails', () => {
   it('Live API errors: 500s and HTML 503s until the listing gives up', async () => {

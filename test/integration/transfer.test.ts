@@ -11,6 +11,7 @@ import { SANDBOX_STS } from '../../sandbox/contracts';
 import { expectedDigest } from '../../sandbox/logdata';
 import { startOriginEmulator, type OriginEmulator } from '../../sandbox/origin-emulator';
 import { startOssEmulator, type OssEmulator } from '../../sandbox/oss-emulator';
+import { silenceUrllibWarnings } from '../support/urllib-warnings';
 
 const BUCKET = 'transfer-bucket';
 const KiB = 1024;
@@ -18,21 +19,16 @@ const HOUR_MS = 3_600_000;
 
 let origin: OriginEmulator;
 let oss: OssEmulator;
-let warnSpy: jest.SpyInstance;
+let restoreWarnings: () => void;
 
 beforeAll(async () => {
   origin = await startOriginEmulator();
   oss = await startOssEmulator({ buckets: [BUCKET] });
-  // urllib warns "callback twice" when a request body stream fails; expected where uploads are cut on purpose.
-  const warn = console.warn.bind(console);
-  warnSpy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('[urllib:warn]')) return;
-    warn(...args);
-  });
+  restoreWarnings = silenceUrllibWarnings();
 });
 
 afterAll(async () => {
-  warnSpy.mockRestore();
+  restoreWarnings();
   await Promise.all([origin.close(), oss.close()]);
 });
 
