@@ -115,7 +115,9 @@ export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: Run
     const jobs = await prepareHours(listed, deps, settings, report, now, markUnfinished);
     try {
       const pending = jobs.flatMap((job) => job.files.filter((f) => !isArchived(job.manifest, f.name, f.size)).map((file) => ({ job, file })));
-      for (const job of jobs) job.report.alreadyArchived += job.files.length - pending.filter((p) => p.job === job).length;
+      const pendingPerJob = new Map<HourJob, number>();
+      for (const { job } of pending) pendingPerJob.set(job, (pendingPerJob.get(job) ?? 0) + 1);
+      for (const job of jobs) job.report.alreadyArchived += job.files.length - (pendingPerJob.get(job) ?? 0);
       log.info('run planned', { hours: jobs.length, pending: pending.length });
 
       await mapPool(pending, settings.concurrency, async ({ job, file }) => {
