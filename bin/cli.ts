@@ -25,7 +25,7 @@ import type { WorkUnit } from '../lib/plan';
 import { createProgress, progressMode, type Progress, type TextStream } from '../lib/progress';
 import { redactError } from '../lib/redact';
 import { buildStatusGrid, cellId, readListedNames, readManifests, renderStatus } from '../lib/status';
-import { HOUR_MS, apiTime, hourStart, hoursBetween } from '../lib/time';
+import { HOUR_MS, LUXON_LOCALE, apiTime, hourStart, hoursBetween } from '../lib/time';
 import type { Credentials, RunReport } from '../lib/types';
 import { renderVerify, verifyArchive } from '../lib/verify';
 
@@ -420,7 +420,7 @@ function toJson(value: unknown): string {
 // Argument parsers (commander reports their errors with the flag's name and exits 2)
 
 function instant(value: string): number {
-  const parsed = DateTime.fromISO(value.trim(), { zone: 'utc', setZone: true });
+  const parsed = DateTime.fromISO(value.trim(), { zone: 'utc', setZone: true, locale: LUXON_LOCALE });
   if (!parsed.isValid) {
     throw new InvalidArgumentError('not an ISO-8601 time; give e.g. 2026-11-27T09:00:00Z (UTC when no zone is given)');
   }

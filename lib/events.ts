@@ -16,7 +16,7 @@
 import { DateTime } from 'luxon';
 import { EventError } from './errors';
 import { MAX_HOURS_BACK, normalizeHostname } from './config';
-import { DAY_MS, HOUR_MS, apiTime, hourStart, isoHour, parseIsoHour } from './time';
+import { DAY_MS, HOUR_MS, LUXON_LOCALE, apiTime, hourStart, isoHour, parseIsoHour } from './time';
 
 export interface TimerOverrides {
   domains?: string[];
@@ -361,7 +361,7 @@ function parseInstant(value: unknown, field: string, opts: { utcOnly: boolean })
   if (opts.utcOnly && !UTC_DESIGNATOR.test(match[1])) {
     throw new EventError({ field, problem: `'${value}' is not in UTC`, fix: `${TIME_FIX} (convert local times to UTC)` });
   }
-  const parsed = DateTime.fromISO(value, { setZone: true });
+  const parsed = DateTime.fromISO(value, { setZone: true, locale: LUXON_LOCALE });
   if (!parsed.isValid) throw new EventError({ field, problem: `'${value}' is not a valid date and time (${parsed.invalidReason})`, fix: TIME_FIX });
   return parsed.toMillis();
 }

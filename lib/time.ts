@@ -8,9 +8,15 @@ import { DateTime } from 'luxon';
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
 
+/**
+ * Every DateTime gets this locale. Left unset, luxon asks Intl for the system locale on first use (~10 ms of a cold
+ * invocation), and a system locale with other digits would change formatted key parts.
+ */
+export const LUXON_LOCALE = 'en-US';
+
 function utc(ms: number, what: string): DateTime {
   if (!Number.isFinite(ms)) throw new RangeError(`${what} must be a finite epoch-millisecond number, got ${ms}`);
-  const dt = DateTime.fromMillis(ms, { zone: 'utc' });
+  const dt = DateTime.fromMillis(ms, { zone: 'utc', locale: LUXON_LOCALE });
   if (!dt.isValid) throw new RangeError(`${what} is outside the representable date range: ${ms}`);
   return dt;
 }
@@ -52,7 +58,7 @@ export function parseIsoHour(s: string): number {
   const m = ISO_HOUR.exec(s);
   if (!m) throw new RangeError(`not a UTC hour start like 2026-11-27T09:00:00Z: ${JSON.stringify(s)}`);
   const wanted = { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), hour: Number(m[4]) };
-  const dt = DateTime.fromObject(wanted, { zone: 'utc' });
+  const dt = DateTime.fromObject(wanted, { zone: 'utc', locale: LUXON_LOCALE });
   // Luxon rolls hour 24 over to the next day; a round trip catches that and any other normalization.
   const exact =
     dt.isValid && dt.year === wanted.year && dt.month === wanted.month && dt.day === wanted.day && dt.hour === wanted.hour;

@@ -1,3 +1,4 @@
+import { Settings } from 'luxon';
 import {
   HOUR_MS,
   apiTime,
@@ -125,5 +126,21 @@ describe('dateParts', () => {
 
   it('uses UTC, not the local time zone, late in the UTC day', () => {
     expect(dateParts(T_2026_12_31_23_30)).toEqual({ yyyy: '2026', MM: '12', dd: '31', HH: '23' });
+  });
+});
+
+describe('whatever the default locale', () => {
+  const saved = Settings.defaultLocale;
+  afterEach(() => {
+    Settings.defaultLocale = saved;
+  });
+
+  it('formats key parts in ASCII digits and parses hours the same, even under a locale with other digits', () => {
+    // ar-EG formats numbers in Arabic-Indic digits: a key part must never depend on that.
+    Settings.defaultLocale = 'ar-EG';
+    const year999 = Date.UTC(999, 0, 2, 3);
+
+    expect(dateParts(year999)).toEqual({ yyyy: '0999', MM: '01', dd: '02', HH: '03' });
+    expect(parseIsoHour('2026-11-27T09:00:00Z')).toBe(Date.UTC(2026, 10, 27, 9));
   });
 });
