@@ -25,6 +25,7 @@ import { ReportBuilder } from './report';
 import { hoursBetween, isoHour } from './time';
 import { transferFile, type TransferOutcome } from './transfer';
 import type { HourReport, LogFile, Manifest, ObjectStore, RunReport } from './types';
+import { compareCodeUnits } from './compare';
 
 export interface ArchiveWork {
   action: string;
@@ -458,9 +459,4 @@ function objectHeaders(base: Record<string, string>, file: LogFile): Record<stri
 async function refreshUrl(lister: LiveLister, file: LogFile, signal?: AbortSignal): Promise<string | null> {
   const fresh = await lister.list(file.domain, file.hourStartMs, file.hourStartMs + 3_600_000, signal);
   return fresh.files.find((f) => f.name === file.name)?.url ?? null;
-}
-
-/** Plain code-unit order: the same on every machine (localeCompare follows the runtime's locale data) and cheaper. */
-function compareCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

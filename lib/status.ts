@@ -15,6 +15,7 @@ import { mapPool } from './pool';
 import { redactError } from './redact';
 import { HOUR_MS, hourStart, isoHour } from './time';
 import { FileStatus, type Manifest, type ObjectStore } from './types';
+import { compareCodeUnits } from './compare';
 
 export const CellState = {
   /** Every known file of the hour is archived. */
@@ -173,7 +174,7 @@ export function buildCell(hour: string, read: ManifestRead, listedNames: readonl
     cell.state = cell.unrecorded > 0 ? CellState.MissingManifest : CellState.NoData;
     return cell;
   }
-  const entries = Object.values(read.manifest.files).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = Object.values(read.manifest.files).sort((a, b) => compareCodeUnits(a.name, b.name));
   cell.recorded = entries.length;
   for (const entry of entries) {
     if (entry.status === FileStatus.Archived) {
@@ -456,7 +457,7 @@ export function renderAttention(grid: StatusGrid, maxLines: number): string[] {
   const found: Array<{ domain: string; cell: StatusCell }> = [];
   for (const row of grid.rows) for (const cell of row.cells) if (ATTENTION_STATES.has(cell.state)) found.push({ domain: row.domain, cell });
   const rank = (s: CellState) => CELL_STATES.indexOf(s);
-  found.sort((a, b) => rank(a.cell.state) - rank(b.cell.state) || compareText(a.domain, b.domain) || compareText(a.cell.hour, b.cell.hour));
+  found.sort((a, b) => rank(a.cell.state) - rank(b.cell.state) || compareCodeUnits(a.domain, b.domain) || compareCodeUnits(a.cell.hour, b.cell.hour));
   const items: Array<{ domain: string; cells: StatusCell[] }> = [];
   for (const { domain, cell } of found) {
     const last = items[items.length - 1];
@@ -488,9 +489,6 @@ export function renderAttention(grid: StatusGrid, maxLines: number): string[] {
   return lines;
 }
 
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 export function describeCell(cell: StatusCell): string {
   switch (cell.state) {

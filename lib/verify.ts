@@ -8,6 +8,7 @@ import { redactError } from './redact';
 import { readManifests, cellId } from './status';
 import { HOUR_MS, isoHour } from './time';
 import { FileStatus, type ObjectStore } from './types';
+import { compareCodeUnits } from './compare';
 
 export const VerifyProblemKind = {
   /** The manifest says archived, OSS has no object under the key. */
@@ -131,7 +132,7 @@ export async function verifyArchive(store: ObjectStore, opts: VerifyOptions): Pr
       }
     }
   }
-  archived.sort((a, b) => compare(a.domain, b.domain) || compare(a.hour, b.hour) || compare(a.name, b.name));
+  archived.sort((a, b) => compareCodeUnits(a.domain, b.domain) || compareCodeUnits(a.hour, b.hour) || compareCodeUnits(a.name, b.name));
 
   let objectsDone = 0;
   opts.onProgress?.({ phase: 'objects', done: 0, total: archived.length });
@@ -173,9 +174,6 @@ export function compareFacts(expected: ObjectFacts, actual: ObjectFacts): 'verif
   return expected.crc64 === actual.crc64 ? 'verified' : VerifyProblemKind.Crc64Mismatch;
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Rendering
