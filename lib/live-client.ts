@@ -61,11 +61,13 @@ export function createLiveLister(opts: LiveClientOptions): LiveLister {
     };
     return retry(
       async () => {
-        await limiter.take(signal);
+        const release = await limiter.acquire(signal);
         try {
           return await client.request(ACTION, params, { method: 'POST', timeout: opts.requestTimeoutMs ?? 10_000 });
         } catch (err) {
           throw toApiError(err, domain);
+        } finally {
+          release();
         }
       },
       {

@@ -130,13 +130,23 @@ describe('sleeps on a run signal', () => {
 
   it('the rate limiter frees its slot after each wait and rejects promptly on abort', async () => {
     const controller = new AbortController();
-    const limiter = new RateLimiter(200);
-    for (let i = 0; i < 20; i++) await limiter.take(controller.signal);
+    // One permit, used again a second after each answer, on a clock that runs 997 ms ahead after every call:
+    // every call after the first waits ~3 ms.
+    let aheadMs = 0;
+    const limiter = new RateLimiter(1, () => Date.now() + aheadMs);
+    let waited = 0;
+    for (let i = 0; i < 20; i++, aheadMs += 997) {
+      const before = Date.now();
+      const release = await limiter.acquire(controller.signal);
+      release();
+      if (Date.now() - before >= 1) waited++;
+    }
+    expect(waited).toBeGreaterThanOrEqual(5);
     expect(watcherCapacity(controller.signal)).toBeLessThanOrEqual(1);
 
     const slow = new RateLimiter(1);
-    await slow.take(controller.signal);
-    const waiting = slow.take(controller.signal);
+    (await slow.acquire(controller.signal))();
+    const waiting = slow.acquire(controller.signal);
     const startedMs = Date.now();
     const reason = new Error('deadline');
     setTimeout(() => controller.abort(reason), 10);

@@ -1,0 +1,49 @@
+/**
+ * The Live listing port (lib/live-client.ts) against the Live emulator's flow control: the instance's own
+ * limiter must keep a burst of listings inside the per-key limit, so none of them is answered Throttling.User.
+ */
+import { createLiveLister } from '../../lib/live-client';
+import { hostAllowlist } from '../../lib/listing';
+import { SANDBOX_AK, type FileSource, type LogOriginLike } from '../../sandbox/contracts';
+import { startLiveEmulator } from '../../sandbox/live-emulator';
+
+const HOUR_MS = 3_600_000;
+const HOUR = Date.UTC(2026, 10, 27, 9);
+
+class PlainOrigin implements LogOriginLike {
+  addFile(_path: string, _source: FileSource): void {}
+  signedLogPath(path: string, expiresAtSec: number): string {
+    return `127.0.0.1:1${path}?OSSAccessKeyId=x&Expires=${expiresAtSec}&Signature=sig`;
+  }
+}
+
+describe('Live lister flow control', () => {
+  it('sends a burst of listings at LIVE_MAX_QPS without one Throttling.User from a service that allows as many', async () => {
+    const qps = 3;
+    const emulator = await startLiveEmulator({ origin: new PlainOrigin(), now: () => HOUR + 2 * HOUR_MS, qpsLimitPerKey: qps });
+    try {
+      const domains = Array.from({ length: 7 }, (_, i) => `d${i}.example.com`);
+      for (const domain of domains) {
+        emulator.seedLogs(domain, HOUR, [{ name: `${domain}_0.log.gz`, source: { content: Buffer.from('x') } }]);
+      }
+      const lister = createLiveLister({
+        endpoint: emulator.endpoint,
+        regionId: 'cn-hangzhou',
+        credentials: SANDBOX_AK,
+        scheme: 'http',
+        allowHost: hostAllowlist(['127.0.0.1:*']),
+        maxQps: qps,
+        // One attempt: a throttled call would fail the listing instead of being retried out of sight.
+        attempts: 1,
+      });
+
+      const listings = await Promise.all(domains.map((d) => lister.list(d, HOUR, HOUR + HOUR_MS)));
+
+      expect(listings.map((l) => l.files.map((f) => f.name))).toEqual(domains.map((d) => [`${d}_0.log.gz`]));
+      expect(emulator.stats.throttled).toBe(0);
+      expect(emulator.stats.calls).toBe(domains.length);
+    } finally {
+      await emulator.close();
+    }
+  });
+});
