@@ -87,18 +87,27 @@ export function createLiveLister(opts: LiveClientOptions): LiveLister {
       const rejected: RejectedEntry[] = [];
       let apiCalls = 0;
       let seen = 0;
-      for (let pageNumber = 1; ; pageNumber++) {
-        const body = await callPage(domain, startMs, endMs, pageNumber, signal);
+      let nextPage: Promise<unknown> | null = callPage(domain, startMs, endMs, 1, signal);
+      for (let pageNumber = 1; nextPage; pageNumber++) {
+        const body = await nextPage;
         apiCalls++;
         const page = parseListingPage(body, { domain, pageNumber });
-        for (const raw of page.items) {
-          const result = normalizeEntry(raw, { domain, scheme: opts.scheme, allowHost: opts.allowHost });
-          if ('file' in result) files.push(result.file);
-          else rejected.push(result.rejected);
-        }
         seen += page.items.length;
         // Total is re-read on every page: a file that appears mid-paging raises it, and we follow.
-        if (page.items.length === 0 || seen >= page.total) break;
+        const more = page.items.length > 0 && seen < page.total;
+        // The next page is asked for before this one is normalized: its round trip overlaps that work.
+        nextPage = more ? callPage(domain, startMs, endMs, pageNumber + 1, signal) : null;
+        try {
+          for (const raw of page.items) {
+            const result = normalizeEntry(raw, { domain, scheme: opts.scheme, allowHost: opts.allowHost });
+            if ('file' in result) files.push(result.file);
+            else rejected.push(result.rejected);
+          }
+        } catch (err) {
+          // Nobody will await the page asked for: its failure must not surface as an unhandled rejection.
+          nextPage?.catch(() => undefined);
+          throw err;
+        }
       }
       return { files: dedupe(files), rejected, apiCalls };
     },

@@ -391,6 +391,8 @@ async function rebuildFromArchive(job: HourJob, store: ObjectStore, settings: Ru
       if (head) sizes.set(keyOf(file), head.size);
     });
   }
+  // Nothing under the hour yet (the first run of every hour): no need to work out each file's key here.
+  if (sizes.size === 0) return;
   for (const file of job.files) {
     const key = keyOf(file);
     const size = sizes.get(key);

@@ -73,25 +73,23 @@ export function apiTime(ms: number): string {
 
 /** Starts of the UTC hours that begin inside [startMs, endMs), ascending. Unaligned bounds are not widened. */
 export function hoursBetween(startMs: number, endMs: number): number[] {
-  const start = utc(startMs, 'startMs');
+  utc(startMs, 'startMs');
   utc(endMs, 'endMs');
-  let cursor = start.startOf('hour');
-  if (cursor.toMillis() < startMs) cursor = cursor.plus({ hours: 1 });
   const hours: number[] = [];
-  while (cursor.toMillis() < endMs) {
-    hours.push(cursor.toMillis());
-    cursor = cursor.plus({ hours: 1 });
-  }
+  for (let hour = Math.ceil(startMs / HOUR_MS) * HOUR_MS; hour < endMs; hour += HOUR_MS) hours.push(hour);
   return hours;
 }
 
 /**
  * The hour a timer run is responsible for: `lagHours` before the hour containing the trigger time.
  * Uses the event's triggerTime, not the wall clock, so a delayed or retried invocation still does the same hour.
+ * Plain arithmetic, not luxon's minus(): that makes a Duration in the system locale, and asking Intl for it costs
+ * ~10 ms of a cold invocation.
  */
 export function previousHour(triggerTimeMs: number, lagHours: number): number {
   nonNegativeInteger(lagHours, 'lagHours');
-  return utc(triggerTimeMs, 'triggerTimeMs').startOf('hour').minus({ hours: lagHours }).toMillis();
+  utc(triggerTimeMs, 'triggerTimeMs');
+  return epochMs(hourStart(triggerTimeMs) - lagHours * HOUR_MS, 'previous hour');
 }
 
 export interface DateParts {

@@ -5,7 +5,7 @@
 import { createLiveLister } from '../../lib/live-client';
 import { hostAllowlist } from '../../lib/listing';
 import { SANDBOX_AK, type FileSource, type LogOriginLike } from '../../sandbox/contracts';
-import { startLiveEmulator } from '../../sandbox/live-emulator';
+import { startLiveEmulator, type LiveEmulator } from '../../sandbox/live-emulator';
 
 const HOUR_MS = 3_600_000;
 const HOUR = Date.UTC(2026, 10, 27, 9);
@@ -45,5 +45,61 @@ describe('Live lister flow control', () => {
     } finally {
       await emulator.close();
     }
+  });
+
+  describe('paging', () => {
+    let emulator: LiveEmulator;
+    const domain = 'paged.example.com';
+    const listerFor = (attempts = 1) =>
+      createLiveLister({
+        endpoint: emulator.endpoint,
+        regionId: 'cn-hangzhou',
+        credentials: SANDBOX_AK,
+        scheme: 'http',
+        allowHost: hostAllowlist(['127.0.0.1:*']),
+        maxQps: 100,
+        attempts,
+      });
+    beforeEach(async () => {
+      emulator = await startLiveEmulator({ origin: new PlainOrigin(), now: () => HOUR + 2 * HOUR_MS, qpsLimitPerKey: 100_000 });
+      emulator.seedLogs(
+        domain,
+        HOUR,
+        Array.from({ length: 25 }, (_, i) => ({ name: `${domain}_${String(i).padStart(2, '0')}.log.gz`, source: { content: Buffer.from('x') } })),
+      );
+      emulator.faults.setPageSizeCap(10);
+    });
+    afterEach(async () => {
+      await emulator.close();
+    });
+
+    it('asks for each next page while it reads the last one, and lists every file once', async () => {
+      const listing = await listerFor().list(domain, HOUR, HOUR + HOUR_MS);
+
+      expect(listing.files.map((f) => f.name)).toEqual(Array.from({ length: 25 }, (_, i) => `${domain}_${String(i).padStart(2, '0')}.log.gz`));
+      expect(listing.apiCalls).toBe(3);
+      expect(emulator.stats.requests.map((r) => r.params.PageNumber)).toEqual(['1', '2', '3']);
+    });
+
+    it('fails the listing with the error of a page asked for ahead, and leaves no unhandled rejection behind', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        // Armed while page 1 is served: the next request, page 2, is answered 500.
+        emulator.faults.setBeforeList((call) => {
+          if (call.pageNumber === 1) emulator.faults.failNext(1, 'internal-500');
+        });
+        await expect(listerFor().list(domain, HOUR, HOUR + HOUR_MS)).rejects.toThrow(/InternalError/);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(unhandled).toEqual([]);
+        expect(emulator.stats.requests.map((r) => [r.params.PageNumber, r.code])).toEqual([
+          ['1', 'OK'],
+          ['2', 'InternalError'],
+        ]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
   });
 });

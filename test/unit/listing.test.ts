@@ -133,6 +133,17 @@ describe('normalizeEntry', () => {
     expect([file.startMs, file.endMs, file.url, file.urlExpiresMs]).toEqual([T_06, T_07, 'http://h.aliyuncs.com/a.gz', undefined]);
   });
 
+  it.each([
+    ['first in the query', 'h.aliyuncs.com/a.gz?Expires=1695200000&Signature=s', 1_695_200_000_000],
+    ['the first of two', 'h.aliyuncs.com/a.gz?Expires=1695200000&x=1&Expires=1695300000', 1_695_200_000_000],
+    ['not digits (the second is not looked at)', 'h.aliyuncs.com/a.gz?Expires=soon&Expires=1695300000', undefined],
+    ['empty', 'h.aliyuncs.com/a.gz?Expires=&Signature=s', undefined],
+    ['only part of a longer name', 'h.aliyuncs.com/a.gz?XExpires=1695200000&Signature=s', undefined],
+    ['in the path, not the query', 'h.aliyuncs.com/Expires=1695200000/a.gz', undefined],
+  ])('reads the link expiry from Expires %s', (_what, LogPath, expected) => {
+    expect(fileOf({ ...rawEntry, LogPath }).urlExpiresMs).toBe(expected);
+  });
+
   it('files an entry spanning two hours under the hour of its earlier time', () => {
     const file = fileOf({ ...rawEntry, StartTime: '1695191400', EndTime: '1695195000' }); // 06:30 .. 07:30
     expect(file.hourStartMs).toBe(T_06);

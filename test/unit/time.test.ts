@@ -144,3 +144,28 @@ describe('whatever the default locale', () => {
     expect(parseIsoHour('2026-11-27T09:00:00Z')).toBe(Date.UTC(2026, 10, 27, 9));
   });
 });
+
+describe('the system locale', () => {
+  it('is never asked for: every luxon object here is made in en-US (asking costs ~10 ms of a cold start)', () => {
+    jest.isolateModules(() => {
+      // A fresh luxon, whose cache of the system locale is empty.
+      const fresh = require('../../lib/time') as typeof import('../../lib/time');
+      const RealDateTimeFormat = Intl.DateTimeFormat;
+      const localesAsked: unknown[] = [];
+      const spy = jest.spyOn(Intl, 'DateTimeFormat').mockImplementation(((locales?: string | string[], options?: Intl.DateTimeFormatOptions) => {
+        localesAsked.push(locales);
+        return new RealDateTimeFormat(locales, options);
+      }) as typeof Intl.DateTimeFormat);
+      try {
+        const hour = Date.UTC(2026, 10, 27, 9);
+        expect(fresh.previousHour(hour + 1_234, 2)).toBe(hour - 2 * 3_600_000);
+        expect(fresh.hoursBetween(hour, hour + 3 * 3_600_000)).toHaveLength(3);
+        expect(fresh.apiTime(hour)).toBe('2026-11-27T09:00:00Z');
+        expect(fresh.parseIsoHour('2026-11-27T09:00:00Z')).toBe(hour);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(localesAsked.filter((l) => l === undefined).length).toBe(0);
+    });
+  });
+});
