@@ -27,6 +27,17 @@ interface CpuProfile {
 const STARTUP = 'start-up (ts-node compiling the sources)';
 const IDLE = 'idle (waiting for sockets)';
 
+/** This project's lib/ as it appears in profile URLs (file:// URLs or plain paths). */
+const PROJECT_LIB = `${path.resolve(__dirname, '..', 'lib')}${path.sep}`;
+
+const PROJECT_ROOT_PREFIX = `${path.resolve(__dirname, '..')}${path.sep}`;
+
+/** A frame's file relative to the project (`lib/run.ts`, `node_modules/ali-oss/lib/...`); Node's own as they are. */
+function shortUrl(url: string): string {
+  const file = url.replace(/^file:\/\//, '');
+  return file.startsWith(PROJECT_ROOT_PREFIX) ? file.slice(PROJECT_ROOT_PREFIX.length) : file;
+}
+
 /** Module group of a profile frame; the order of the tests matters (lib/crc64 before lib/). */
 function groupOf(frame: CpuProfileNode['callFrame']): string {
   const { url, functionName } = frame;
@@ -34,12 +45,13 @@ function groupOf(frame: CpuProfileNode['callFrame']): string {
   if (functionName === '(garbage collector)') return 'garbage collector';
   if (functionName === '(program)' || functionName === '(root)') return 'V8 / native (program)';
   if (/node_modules\/(typescript|ts-node|source-map-support)\//.test(url)) return STARTUP;
-  if (url.includes('/lib/crc64')) return 'CRC-64 (lib/crc64.ts)';
-  if (url.includes('/lib/')) return 'lib/ (meter, transfer, oss-store, run, ...)';
-  if (url.includes('/bench/')) return 'benchmark child';
+  // Packages first: ali-oss keeps its code under node_modules/ali-oss/lib/, which is not this project's lib/.
   if (url.includes('node_modules/ali-oss/')) return 'ali-oss';
   if (url.includes('node_modules/urllib/')) return 'urllib (ali-oss HTTP client)';
   if (url.includes('node_modules/')) return 'other packages';
+  if (url.includes(`${PROJECT_LIB}crc64`)) return 'CRC-64 (lib/crc64.ts)';
+  if (url.includes(PROJECT_LIB)) return 'lib/ (meter, transfer, oss-store, run, ...)';
+  if (url.includes('/bench/')) return 'benchmark child';
   if (url.startsWith('node:')) return "Node core (streams, http, net)";
   if (url === '') return 'native built-ins (buffers, syscalls)';
   return 'other';
@@ -63,7 +75,7 @@ export function selfTimeByGroup(profile: CpuProfile, fromUs = 0): { groups: Map<
     const group = groupOf(frame);
     groups.set(group, (groups.get(group) ?? 0) + deltaUs);
     if (group !== IDLE && group !== STARTUP) {
-      const name = `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/(node_modules|lib)\//, '$1/')}:${frame.lineNumber + 1}`;
+      const name = `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
       functions.set(name, (functions.get(name) ?? 0) + deltaUs);
     }
   });

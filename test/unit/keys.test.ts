@@ -103,6 +103,17 @@ describe('archiveKey', () => {
     );
   });
 
+  it('renders each file under its own hour and template when hours and templates alternate', () => {
+    const twoHours = [HOUR_09, NEW_YEAR, HOUR_09, NEW_YEAR];
+    const keys = twoHours.flatMap((hourStartMs) => [
+      archiveKey(DEFAULT_KEY_TEMPLATE, '', { ...file, hourStartMs }),
+      archiveKey('{name}/{HH}{dd}{MM}{yyyy}/{domain}', 'x/', { ...file, hourStartMs }),
+    ]);
+    const at09 = ['live.example.com/2026/11/27/09/live.example.com_2026_11_27_0900.gz', 'x/live.example.com_2026_11_27_0900.gz/0927112026/live.example.com'];
+    const atNewYear = ['live.example.com/2027/01/01/00/live.example.com_2026_11_27_0900.gz', 'x/live.example.com_2026_11_27_0900.gz/0001012027/live.example.com'];
+    expect(keys).toEqual([...at09, ...atNewYear, ...at09, ...atNewYear]);
+  });
+
   it('refuses an invalid template', () => {
     expect(() => archiveKey('{domain}/{name}', '', file)).toThrow(/missing \{yyyy\}/);
   });
