@@ -156,6 +156,33 @@ describe('scripts/bundle.mjs on the archiver handler', () => {
     expect(loaded.loadedFiles.filter((file) => layout.fanOutOnlyFiles.includes(file))).toEqual([]);
   });
 
+  it('sets the old generation to grow 5x on load (lib/heap-tuning.ts): V8 says so when it sets the next limit', async () => {
+    const limitFactors = async (loadHandler: boolean): Promise<string[]> => {
+      const { stderr, stdout } = await execFileAsync(
+        process.execPath,
+        [
+          '--trace-gc-verbose',
+          '--expose-gc',
+          '-e',
+          `${loadHandler ? `require(${JSON.stringify(path.join(layout.outdir, layout.mainFile))});` : ''}
+           const kept = Array.from({ length: 200000 }, (_, i) => ({ i }));
+           globalThis.gc();
+           console.error(kept.length);`,
+        ],
+        { cwd: tempDir, env: { PATH: process.env.PATH }, maxBuffer: 32 * 1024 * 1024 },
+      );
+      // "[HeapController] Limit: old size: 8432 KB, new limit: 42160 KB (5.0)"
+      return [...`${stdout}${stderr}`.matchAll(/\[HeapController\] Limit: .*\((\d+\.\d)\)/g)].map((m) => m[1]);
+    };
+
+    const [tuned, untuned] = await Promise.all([limitFactors(true), limitFactors(false)]);
+
+    expect(tuned.length).toBeGreaterThan(0);
+    expect(new Set(tuned)).toEqual(new Set(['5.0']));
+    expect(untuned.length).toBeGreaterThan(0);
+    expect(untuned).not.toContain('5.0');
+  });
+
   it('archives an hour end to end when Function Compute would call it: from the bundle, in a fresh node', async () => {
     const domain = 'push.example.com';
     const hourStartMs = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
