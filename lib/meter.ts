@@ -2,42 +2,56 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { Crc64 } from './crc64';
 import { DownloadError } from './errors';
 
-/**
- * Passes bytes through while counting them and computing their CRC-64 (OSS's checksum), and refuses to end
- * cleanly unless exactly `expectedBytes` went through. Failing the stream before its end is what stops a short
- * or long body from ever being committed in OSS: the upload is aborted instead.
- */
-export class MeterStream extends Transform {
+/** Counts bytes and computes their CRC-64 (OSS's checksum) as they are shown to it: no stream of its own. */
+export class ByteMeter {
   bytes = 0;
   private readonly crc = new Crc64();
+
+  update(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    this.crc.update(chunk);
+  }
+
+  /** Decimal CRC-64 of everything seen, comparable with x-oss-hash-crc64ecma. */
+  get crc64(): string {
+    return this.crc.digest();
+  }
+}
+
+/** The error for a body of `received` bytes where `expected` were listed: longer is final, shorter is retried. */
+export function lengthMismatch(received: number, expected: number): DownloadError {
+  return received > expected
+    ? new DownloadError(`download is longer than LogSize: ${received} > ${expected} bytes`, { kind: 'size-mismatch', retryable: false })
+    : new DownloadError(`download ended early: ${received} of ${expected} bytes`, { kind: 'short-body', retryable: true });
+}
+
+/**
+ * A ByteMeter as a stream: passes bytes through while metering them, and refuses to end cleanly unless exactly
+ * `expectedBytes` went through, for pipelines that have no length guard of their own.
+ */
+export class MeterStream extends Transform {
+  private readonly meter = new ByteMeter();
 
   constructor(private readonly expectedBytes: number) {
     super();
   }
 
+  get bytes(): number {
+    return this.meter.bytes;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.expectedBytes) {
-      done(
-        new DownloadError(`download is longer than LogSize: ${this.bytes} > ${this.expectedBytes} bytes`, {
-          kind: 'size-mismatch',
-          retryable: false,
-        }),
-      );
+    if (this.meter.bytes + chunk.length > this.expectedBytes) {
+      done(lengthMismatch(this.meter.bytes + chunk.length, this.expectedBytes));
       return;
     }
-    this.crc.update(chunk);
+    this.meter.update(chunk);
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.bytes !== this.expectedBytes) {
-      done(
-        new DownloadError(`download ended early: ${this.bytes} of ${this.expectedBytes} bytes`, {
-          kind: 'short-body',
-          retryable: true,
-        }),
-      );
+    if (this.meter.bytes !== this.expectedBytes) {
+      done(lengthMismatch(this.meter.bytes, this.expectedBytes));
       return;
     }
     done();
@@ -45,10 +59,10 @@ export class MeterStream extends Transform {
 
   /** Decimal CRC-64 of everything that passed, comparable with x-oss-hash-crc64ecma. */
   get crc64(): string {
-    return this.crc.digest();
+    return this.meter.crc64;
   }
 
   get complete(): boolean {
-    return this.bytes === this.expectedBytes && this.writableFinished;
+    return this.meter.bytes === this.expectedBytes && this.writableFinished;
   }
 }

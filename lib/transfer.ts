@@ -6,8 +6,8 @@
 import { Writable, type Readable } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { DownloadResponse } from './download';
-import { AlreadyExistsError, DownloadError, VerifyError, isRetryable } from './errors';
-import { MeterStream } from './meter';
+import { AlreadyExistsError, DownloadError, StoreError, VerifyError, isRetryable } from './errors';
+import { ByteMeter, MeterStream, lengthMismatch } from './meter';
 import { redactError } from './redact';
 import { retry } from './retry';
 import type { LogFile, ObjectStore } from './types';
@@ -89,11 +89,12 @@ async function attemptOnce(
   source: SourceFacts,
 ): Promise<AttemptResult> {
   const download = await openSource(file, url, deps, opts.signal);
-  const meter = new MeterStream(file.size);
-  const sourceFailure = forwardSourceFailure(download.body, meter);
+  const meter = new ByteMeter();
+  const watched = watchSource(download.body, meter);
   let put;
   try {
-    put = await deps.store.putStream(opts.key, meter, {
+    // The store's own length guard reads the download: no stream of ours between the socket and the upload.
+    put = await deps.store.putStream(opts.key, download.body, {
       size: file.size,
       headers: opts.headers,
       forbidOverwrite: true,
@@ -101,12 +102,14 @@ async function attemptOnce(
     });
   } catch (err) {
     download.body.destroy();
-    meter.destroy();
-    if (meter.complete) source.crc64 = meter.crc64;
+    if (watched.ended() && meter.bytes === file.size) source.crc64 = meter.crc64;
     if (err instanceof AlreadyExistsError) return resolveExisting(file, url, deps, opts, source);
     // An upload that failed because its source failed reports the source's error: that is what to retry.
-    const sourceError = sourceFailure();
-    throw sourceError ? asDownloadError(sourceError) : err;
+    const sourceError = watched.failure();
+    if (sourceError) throw asDownloadError(sourceError);
+    // The guard refused a body of the wrong length: the download's fault, told as one (short: retried).
+    if (err instanceof StoreError && err.code === 'BodySizeMismatch') throw lengthMismatch(meter.bytes, file.size);
+    throw err;
   }
   if (meter.bytes !== file.size) {
     throw new VerifyError(`stored ${meter.bytes} bytes but LogSize is ${file.size}`, { retryable: true });
@@ -154,24 +157,20 @@ async function resolveExisting(
 }
 
 /**
- * Pipes the download into the meter and carries a download failure (reset, stall, a close before the end) into
- * the meter, and so into the upload, which aborts. Returns what failed the source, if anything did.
- * Not pipeline(): per call it makes an AbortController and, when done, aborts it, which builds a DOMException with
- * a stack trace; on an hour of small files that was measurable CPU per file, for wiring these two listeners give.
+ * Meters the download as the store reads it (each chunk the store takes is emitted as 'data', whether it pipes
+ * or reads), and remembers the download's own failure. Not a Transform in between: a stream layer per file cost
+ * ~3 % of the CPU of an hour of small files (bench A/B, 0.97 -> 0.94 ms per file), and the store's length guard
+ * already ends the upload unless the body is exactly LogSize bytes.
+ * Paused first, so that the 'data' listener does not start the flow before the store reads.
  */
-function forwardSourceFailure(source: Readable, meter: MeterStream): () => unknown {
+function watchSource(body: Readable, meter: ByteMeter): { failure(): unknown; ended(): boolean } {
   let failure: unknown = null;
-  source.on('error', (err) => {
+  body.pause();
+  body.on('data', (chunk: Buffer) => meter.update(chunk));
+  body.on('error', (err) => {
     failure ??= err;
-    meter.destroy(err);
   });
-  source.once('close', () => {
-    if (source.readableEnded || meter.destroyed) return;
-    failure ??= new DownloadError('download closed before its end', { kind: 'reset', retryable: true });
-    meter.destroy(failure as Error);
-  });
-  source.pipe(meter);
-  return () => failure;
+  return { failure: () => failure, ended: () => body.readableEnded };
 }
 
 async function openSource(file: LogFile, url: string, deps: TransferDeps, signal?: AbortSignal): Promise<DownloadResponse> {

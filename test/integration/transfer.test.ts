@@ -2,7 +2,7 @@
  * lib/transfer.ts through Node's HTTP client (log origin emulator) and the real ali-oss client (OSS emulator):
  * what counts as "archived" when the archive key already holds an object.
  */
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { openDownload } from '../../lib/download';
 import { createOssStore, type OssStore } from '../../lib/oss-store';
 import { transferFile, type TransferOptions } from '../../lib/transfer';
@@ -136,5 +136,48 @@ describe('transferFile when the archive key already holds an object', () => {
     const again = await transferFile(file, { store: store(), openDownload: download }, options(key));
 
     expect(again).toMatchObject({ status: 'already-archived', crc64: want.crc64 });
+  });
+});
+
+describe('transferFile when the download is not the listed file', () => {
+  it.each([
+    ['a simple PUT', 150 * KiB],
+    ['a multipart upload', 400 * KiB],
+  ])('retries a download the origin cuts mid-body (FIN, then RST) and stores the whole file once (%s)', async (_path, size) => {
+    const { file, key, seed } = seedFile(size);
+    const path = new URL(file.url).pathname;
+    origin.faults.cutAfter(20 * KiB, { path });
+    origin.faults.resetAfter(60 * KiB, { path });
+
+    const outcome = await transferFile(file, { store: store(), openDownload: download }, options(key));
+
+    expect(outcome).toMatchObject({ status: 'archived', attempts: 3, crc64: (await expectedDigest({ size, seed })).crc64 });
+    expect(oss.head(BUCKET, key)?.size).toBe(size);
+  });
+
+  it('fails a download cut short when no attempt is left, as a download failure, with nothing stored', async () => {
+    const { file, key } = seedFile(150 * KiB);
+    origin.faults.cutAfter(20 * KiB, { path: new URL(file.url).pathname });
+
+    const outcome = await transferFile(file, { store: store(), openDownload: download }, { ...options(key), maxAttempts: 1 });
+
+    expect(outcome).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(outcome.status === 'failed' && outcome.reason).toMatch(/^DownloadError: download broke off|^DownloadError: download ended early/);
+    expect(oss.head(BUCKET, key)).toBeNull();
+  });
+
+  /** A download without Content-Length whose body has `bytes` bytes: only the length guard can tell. */
+  const bodyOf = (bytes: number) => async () => ({ body: Readable.from([Buffer.alloc(bytes, 0x62)]) });
+
+  it.each([
+    ['longer', 10, /^DownloadError: download is longer than LogSize: 153610 > 153600 bytes$/, 1],
+    ['shorter', -10, /^DownloadError: download ended early: 153590 of 153600 bytes$/, 3],
+  ])('tells a body %s than LogSize as the download\'s fault, retried only when short, and stores nothing', async (_what, delta, reason, attempts) => {
+    const { file, key } = seedFile(150 * KiB);
+
+    const outcome = await transferFile(file, { store: store(), openDownload: bodyOf(150 * KiB + delta) }, options(key));
+
+    expect(outcome).toMatchObject({ status: 'failed', attempts, reason: expect.stringMatching(reason) });
+    expect(oss.head(BUCKET, key)).toBeNull();
   });
 });
