@@ -146,8 +146,12 @@ function parseLogSize(v: unknown): number | undefined {
 }
 
 const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-/** The first `Expires` of a query (believed only when it is 1-12 plain digits). */
-const EXPIRES_PARAM = /[?&]Expires=([^&]*)/;
+/**
+ * The first `Expires` parameter of a query (believed only when it is 1-12 plain digits). Anchored at the query's
+ * '?' or a '&' (a '?' may also appear unencoded inside a value, where 'Expires=' is not a parameter), and a bare
+ * `Expires` without '=' counts as the first, empty one, as URLSearchParams has it.
+ */
+const EXPIRES_PARAM = /(?:^\?|&)Expires(?:=([^&]*))?(?:&|$)/;
 
 /**
  * Normalizes one LogInfoDetail, or says why it cannot be used. Whitespace is removed from LogPath as from

@@ -8,7 +8,9 @@
  * a burst sent on fresh connections arrived late, the next one on warm connections early, and the emulator, which
  * counts like the service, throttled it. Even spacing (one call every 1/N s) kept to the limit too, but made a
  * listing's second page wait 1/N s for nothing: 100 ms at 10 QPS, ~5 % of a busy hour's run.
- * A fractional rate R gives floor(R) permits (at least 1), each used again floor(R)/R seconds after its answer.
+ * A fractional rate R above 1 gives floor(R) permits, each used again one second after its answer: a second cannot
+ * hold 2.5 calls, and using them again floor(R)/R s later (800 ms at 2.5) let one second hold 2 x floor(R) (4 at
+ * 2.5) when answers came fast. Below 1 per second, the one permit is used again 1/R seconds after its answer.
  */
 import { onAbort } from './abort-watch';
 import { sleep } from './retry';
@@ -29,7 +31,7 @@ export class RateLimiter {
   ) {
     if (!(perSecond > 0) || !Number.isFinite(perSecond)) throw new RangeError(`rate must be a positive number, got ${perSecond}`);
     const permits = Math.max(1, Math.floor(perSecond));
-    this.windowMs = (permits * 1000) / perSecond;
+    this.windowMs = 1000 / Math.min(1, perSecond);
     this.freeAtMs = new Array<number>(permits).fill(-Infinity);
   }
 

@@ -47,6 +47,33 @@ describe('Live lister flow control', () => {
     }
   });
 
+  it('keeps a fractional LIVE_MAX_QPS under it in every second: 2.5 is never 3 calls in one second', async () => {
+    // A service that allows 2 calls in any one second is exactly one that allows "at most 2.5 per second".
+    const emulator = await startLiveEmulator({ origin: new PlainOrigin(), now: () => HOUR + 2 * HOUR_MS, qpsLimitPerKey: 2 });
+    try {
+      const domains = Array.from({ length: 5 }, (_, i) => `f${i}.example.com`);
+      for (const domain of domains) {
+        emulator.seedLogs(domain, HOUR, [{ name: `${domain}_0.log.gz`, source: { content: Buffer.from('x') } }]);
+      }
+      const lister = createLiveLister({
+        endpoint: emulator.endpoint,
+        regionId: 'cn-hangzhou',
+        credentials: SANDBOX_AK,
+        scheme: 'http',
+        allowHost: hostAllowlist(['127.0.0.1:*']),
+        maxQps: 2.5,
+        attempts: 1,
+      });
+
+      const listings = await Promise.all(domains.map((d) => lister.list(d, HOUR, HOUR + HOUR_MS)));
+
+      expect(listings.map((l) => l.files.map((f) => f.name))).toEqual(domains.map((d) => [`${d}_0.log.gz`]));
+      expect(emulator.stats.throttled).toBe(0);
+    } finally {
+      await emulator.close();
+    }
+  });
+
   describe('paging', () => {
     let emulator: LiveEmulator;
     const domain = 'paged.example.com';

@@ -5,6 +5,7 @@
 import { Readable, Transform } from 'node:stream';
 import { openDownload } from '../../lib/download';
 import { createOssStore, type OssStore } from '../../lib/oss-store';
+import { MemoryStore } from '../../lib/memory-store';
 import { transferFile, type TransferOptions } from '../../lib/transfer';
 import type { LogFile, ObjectStore } from '../../lib/types';
 import { SANDBOX_STS } from '../../sandbox/contracts';
@@ -179,5 +180,38 @@ describe('transferFile when the download is not the listed file', () => {
 
     expect(outcome).toMatchObject({ status: 'failed', attempts, reason: expect.stringMatching(reason) });
     expect(oss.head(BUCKET, key)).toBeNull();
+  });
+});
+
+describe('transferFile when the store starts reading late', () => {
+  it('meters every byte, including those the download buffered before the store read them (MemoryStore, for-await)', async () => {
+    const size = 150 * KiB;
+    const { file, key, seed } = seedFile(size);
+    // The store waits before reading: the response's first chunks sit in its buffer, read later through read().
+    const memory = new MemoryStore({ beforeOperation: (op) => (op === 'putStream' ? new Promise((r) => setTimeout(r, 50)) : undefined) });
+
+    const outcome = await transferFile(file, { store: memory, openDownload: download }, options(key));
+
+    const want = await expectedDigest({ size, seed });
+    expect(outcome).toMatchObject({ status: 'archived', bytes: size, crc64: want.crc64, attempts: 1 });
+    expect((await memory.head(key))?.crc64).toBe(want.crc64);
+  });
+
+  it.each([
+    ['a simple PUT', 150 * KiB],
+    ['a multipart upload', 400 * KiB],
+  ])('meters every byte when the download was buffered before the store read it (%s)', async (_path, size) => {
+    const { file, key, seed } = seedFile(size);
+    const late = async (url: string, signal?: AbortSignal) => {
+      const opened = await download(url, signal);
+      await new Promise((r) => setTimeout(r, 50));
+      return opened;
+    };
+
+    const outcome = await transferFile(file, { store: store(), openDownload: late }, options(key));
+
+    const want = await expectedDigest({ size, seed });
+    expect(outcome).toMatchObject({ status: 'archived', bytes: size, crc64: want.crc64, attempts: 1 });
+    expect(oss.head(BUCKET, key)?.crc64).toBe(want.crc64);
   });
 });

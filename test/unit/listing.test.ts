@@ -140,6 +140,9 @@ describe('normalizeEntry', () => {
     ['empty', 'h.aliyuncs.com/a.gz?Expires=&Signature=s', undefined],
     ['only part of a longer name', 'h.aliyuncs.com/a.gz?XExpires=1695200000&Signature=s', undefined],
     ['in the path, not the query', 'h.aliyuncs.com/Expires=1695200000/a.gz', undefined],
+    ['a parameter, not text inside another value', 'h.aliyuncs.com/a.gz?x=a?Expires=1695300000&Expires=1695200000', 1_695_200_000_000],
+    ['absent, with Expires= only inside a value', 'h.aliyuncs.com/a.gz?Signature=ab?Expires=1695300000', undefined],
+    ['bare, without a value (the second is not looked at)', 'h.aliyuncs.com/a.gz?Expires&Expires=1695300000', undefined],
   ])('reads the link expiry from Expires %s', (_what, LogPath, expected) => {
     expect(fileOf({ ...rawEntry, LogPath }).urlExpiresMs).toBe(expected);
   });

@@ -101,7 +101,7 @@ describe('RateLimiter', () => {
     },
   );
 
-  it('keeps a fractional rate: 2.5 per second is 2 permits used again 800 ms after each answer', async () => {
+  it('keeps a fractional rate above 1 under it in every second: 2.5 per second is 2 permits, each used again a second after its answer', async () => {
     const limiter = new RateLimiter(2.5);
     const t0 = Date.now();
     const starts: number[] = [];
@@ -112,7 +112,38 @@ describe('RateLimiter', () => {
       });
     }
     await jest.advanceTimersByTimeAsync(10_000);
-    expect(starts).toEqual([0, 0, 800, 800, 1_600, 1_600]);
+    // Not 800 ms apart: answered at once, 2 permits every 800 ms put 4 calls inside one second, over 2.5.
+    expect(starts).toEqual([0, 0, 1_000, 1_000, 2_000, 2_000]);
+  });
+
+  it.each([
+    [0.5, 2_000, 1],
+    [1.5, 1_000, 1],
+    [2.5, 1_000, 2],
+    [9.9, 1_000, 9],
+  ])('with %d per second, no %d ms window holds more than %d arrivals, whatever the latency (0 included)', async (rate, windowMs, most) => {
+    for (const seed of [3, 11, 2026]) {
+      const random = seeded(seed);
+      const limiter = new RateLimiter(rate);
+      const arrivals: number[] = [];
+      let answered = 0;
+      const call = async () => {
+        const release = await limiter.acquire();
+        const sentAt = Date.now();
+        // Half the calls answered at once (a warm local endpoint), the others within 0-300 ms.
+        const latencyMs = random() < 0.5 ? 0 : Math.floor(random() * 300);
+        arrivals.push(sentAt + Math.floor(random() * latencyMs));
+        if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+        release();
+        answered++;
+      };
+      const calls = Math.ceil(rate * 6);
+      for (let i = 0; i < calls; i++) setTimeout(() => void call(), Math.floor(random() * 2_000));
+      await jest.advanceTimersByTimeAsync(120_000);
+
+      expect(answered).toBe(calls);
+      expect(busiestWindow(arrivals, windowMs)).toBeLessThanOrEqual(most);
+    }
   });
 
   it('a waiting caller rejects with the abort reason; the permit still goes to the next one', async () => {
