@@ -126,7 +126,19 @@ export async function runArchive(work: ArchiveWork, deps: RunDeps, settings: Run
           leftForLater(job);
           return;
         }
-        const key = archiveKey(settings.keyTemplate, settings.archivePrefix, file);
+        let key: string;
+        try {
+          key = archiveKey(settings.keyTemplate, settings.archivePrefix, file);
+        } catch (err) {
+          // No key, no transfer (e.g. ARCHIVE_PREFIX + template + name over OSS's 1023 bytes). Reported as failed
+          // every run, never dropped: the pool ignores what its callbacks throw. Not in the manifest, which keeps
+          // an entry per archive key.
+          job.report.failed++;
+          const reason = `no archive key: ${redactError(err)}`;
+          report.failure({ domain: file.domain, hour: isoHour(file.hourStartMs), name: file.name, reason });
+          log.warn('file failed', { domain: file.domain, file: file.name, reason });
+          return;
+        }
         const outcome = await transferFile(
           file,
           {

@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { SeedFile } from '../../sandbox/contracts';
 import { expectedDigest, gzipLogFile, logName, logOriginPath } from '../../sandbox/logdata';
+import { archiveKey } from '../../lib/keys';
 import { isoHour } from '../../lib/time';
 import { startHarness, previousHourMs, type Harness } from '../support/harness';
 
@@ -235,6 +236,37 @@ describe('archiving the previous hour through the real SDKs', () => {
       expect(slow.cloud.oss.head(BUCKET, keyFor(domain, hour, name))).toBeNull();
     } finally {
       await slow.close();
+    }
+  });
+
+  it('reports a file whose archive key would pass 1023 bytes as failed, every run, and archives the others', async () => {
+    // 800 bytes of literal text in the template leave room for the short name, not for a 200-byte one.
+    const template = `{domain}/${'t'.repeat(800)}/{yyyy}/{MM}/{dd}/{HH}/{name}`;
+    const deep = await startHarness({ domains: DOMAINS, env: { KEY_TEMPLATE: template } });
+    try {
+      const domain = DOMAINS[0];
+      const longName = `${'l'.repeat(193)}.log.gz`;
+      const shortName = logName(domain, hour, 0);
+      deep.cloud.live.seedLogs(domain, hour, [
+        { name: longName, source: { content: Buffer.from('long') } },
+        { name: shortName, source: { content: Buffer.from('short') } },
+      ]);
+
+      const first = await deep.timer();
+      const again = await deep.timer();
+
+      for (const report of [first, again]) {
+        expect(report.ok).toBe(false);
+        expect(report.failures).toEqual([
+          expect.objectContaining({ name: longName, reason: expect.stringMatching(/^no archive key: .*over OSS's 1023/) }),
+        ]);
+      }
+      expect(first.totals).toMatchObject({ listed: 2, archivedNow: 1, failed: 1, remaining: 0 });
+      expect(again.totals).toMatchObject({ listed: 2, archivedNow: 0, alreadyArchived: 1, failed: 1, remaining: 0 });
+      const shortKey = `live-logs/${archiveKey(template, '', { domain, hourStartMs: hour, name: shortName })}`;
+      expect(deep.cloud.oss.head(BUCKET, shortKey)?.size).toBe(5);
+    } finally {
+      await deep.close();
     }
   });
 
