@@ -3,6 +3,9 @@
  * later changes wait and go out together in the next one, and writes are spaced by `minIntervalMs`, or by
  * WRITE_SPACING_FACTOR times the last write's duration when that is longer: a manifest grows with its hour, and an
  * hour of tens of thousands of files would otherwise spend a growing share of the run re-sending megabytes.
+ * The first interval counts from the writer's creation (when the hour's lease was taken), not from the first
+ * change: an hour done within it is written once, by the final flush, instead of once for its first file and
+ * again at the end (that first write, with its lease check, was 3 of the 14 state requests of a short hour).
  * A crash therefore loses at most the entries of the last interval; their objects are still found by the
  * next run (create-only PUT answers FileAlreadyExists, or the rebuild listing sees them).
  */
@@ -31,6 +34,7 @@ export class ManifestWriter {
     private readonly mayWrite: () => Promise<boolean> = async () => true,
   ) {
     this.spacingMs = minIntervalMs;
+    this.lastWriteMs = now();
   }
 
   /** Set once a write was refused because the lease was lost; nothing is written after that. */

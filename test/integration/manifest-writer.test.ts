@@ -63,6 +63,27 @@ describe('ManifestWriter', () => {
     expect(await store.getText(KEY)).toBe(serializeManifest(manifest));
   });
 
+  it('writes an hour done within the first interval once, at the final flush; a longer one as it goes', async () => {
+    const quick = emptyManifest('a.example.com', HOUR);
+    const quickWriter = new ManifestWriter(store, KEY, () => quick, 500);
+    for (let i = 0; i < 20; i++) {
+      archive(quick, i);
+      quickWriter.markDirty();
+      await sleep(5);
+    }
+    expect(quickWriter.writes).toBe(0);
+    await quickWriter.flush();
+    expect(quickWriter.writes).toBe(1);
+
+    const slow = emptyManifest('a.example.com', HOUR + 3_600_000);
+    const slowWriter = new ManifestWriter(store, `${KEY}.slow`, () => slow, 100);
+    archive(slow, 0);
+    slowWriter.markDirty();
+    await sleep(250);
+    expect(slowWriter.writes).toBe(1);
+    expect(await store.getText(`${KEY}.slow`)).toBe(serializeManifest(slow));
+  });
+
   it(`spaces writes by ${WRITE_SPACING_FACTOR}x the last write's duration when that is longer than the minimum`, async () => {
     const manifest = emptyManifest('a.example.com', HOUR);
     const writer = new ManifestWriter(store, KEY, () => manifest, 10);
