@@ -22,6 +22,24 @@ export interface DownloadResponse {
   body: Readable;
   /** Content-Length as the origin announced it, when it did. */
   contentLength?: number;
+  /**
+   * The origin's own CRC-64 of the whole file (`x-oss-hash-crc64ecma`: the log links point into OSS, which sends
+   * it on every GetObject), when it sent one that reads as a CRC-64 and the body is not re-encoded.
+   */
+  crc64?: string;
+}
+
+const MAX_CRC64 = 2n ** 64n - 1n;
+
+/** The announced CRC-64 in OSS's decimal form, or undefined when absent, malformed or not about these bytes. */
+export function announcedCrc64(headers: http.IncomingHttpHeaders): string | undefined {
+  const value = headers['x-oss-hash-crc64ecma'];
+  if (typeof value !== 'string' || !/^\d{1,20}$/.test(value)) return undefined;
+  // A transformed body (a proxy that compresses) is not the bytes OSS checksummed.
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return undefined;
+  const crc = BigInt(value);
+  return crc <= MAX_CRC64 ? crc.toString() : undefined;
 }
 
 const agents = {
@@ -66,7 +84,11 @@ export async function openDownload(rawUrl: string, opts: DownloadOptions): Promi
     }
     const lengthHeader = res.headers['content-length'];
     const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
-    return { body: res, contentLength: Number.isSafeInteger(contentLength) ? contentLength : undefined };
+    return {
+      body: res,
+      contentLength: Number.isSafeInteger(contentLength) ? contentLength : undefined,
+      crc64: announcedCrc64(res.headers),
+    };
   }
 }
 

@@ -2,19 +2,26 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { Crc64 } from './crc64';
 import { DownloadError } from './errors';
 
-/** Counts bytes and computes their CRC-64 (OSS's checksum) as they are shown to it: no stream of its own. */
+/**
+ * Counts bytes and, unless told not to, computes their CRC-64 (OSS's checksum) as they are shown to it: no stream
+ * of its own.
+ */
 export class ByteMeter {
   bytes = 0;
-  private readonly crc = new Crc64();
+  private readonly crc: Crc64 | null;
+
+  constructor(options: { crc64: boolean } = { crc64: true }) {
+    this.crc = options.crc64 ? new Crc64() : null;
+  }
 
   update(chunk: Buffer): void {
     this.bytes += chunk.length;
-    this.crc.update(chunk);
+    this.crc?.update(chunk);
   }
 
-  /** Decimal CRC-64 of everything seen, comparable with x-oss-hash-crc64ecma. */
-  get crc64(): string {
-    return this.crc.digest();
+  /** Decimal CRC-64 of everything seen, comparable with x-oss-hash-crc64ecma; undefined when counting only. */
+  get crc64(): string | undefined {
+    return this.crc?.digest();
   }
 }
 
@@ -59,7 +66,7 @@ export class MeterStream extends Transform {
 
   /** Decimal CRC-64 of everything that passed, comparable with x-oss-hash-crc64ecma. */
   get crc64(): string {
-    return this.meter.crc64;
+    return this.meter.crc64 as string;
   }
 
   get complete(): boolean {

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { crc64 } from '../lib/crc64';
 import { sourceSize, type FileSource, type LogOriginLike } from './contracts';
-import { sourceStream } from './logdata';
+import { generatedBytes, sourceStream } from './logdata';
 import { listenOnLoopback } from './listen';
 
 export interface OriginStats {
@@ -76,11 +76,14 @@ const DEFAULT_SIGNING_KEY_ID = 'LTAIsandboxOriginSigner';
 /** Exported for tests that prove the origin's own secret never reaches a log line or a report. */
 export const DEFAULT_SIGNING_SECRET = 'sandbox-origin-signing-secret-DO-NOT-LEAK-5e0c';
 
+/** Largest generated file whose CRC-64 addFile works out (and GETs send): hashing 1 GiB up front would stall it. */
+export const ANNOUNCED_CRC64_MAX_BYTES = 16 * 1024 * 1024;
+
 interface StoredFile {
   source: FileSource;
   size: number;
   etag: string;
-  /** Only for files given as content: hashing a generated 1 GiB file up front would stall addFile. */
+  /** Files given as content, and generated ones up to ANNOUNCED_CRC64_MAX_BYTES: sent as x-oss-hash-crc64ecma. */
   crc64?: string;
   lastModified: string;
 }
@@ -413,6 +416,9 @@ export async function startOriginEmulator(opts: OriginEmulatorOptions = {}): Pro
               size,
               // A multipart-style ETag, so nobody mistakes it for the content MD5 (it is not one).
               etag: `"${createHash('md5').update(`${source.seed}\u0000${size}`).digest('hex').toUpperCase()}-1"`,
+              // OSS keeps every object's CRC-64 from its upload. Generated files up to ANNOUNCED_CRC64_MAX_BYTES get
+              // theirs here, outside any request; larger ones go without, so both download kinds stay covered.
+              ...(size <= ANNOUNCED_CRC64_MAX_BYTES ? { crc64: crc64(generatedBytes(source.seed, size)) } : {}),
               lastModified: new Date(now()).toUTCString(),
             };
       files.set(path, stored);

@@ -5,7 +5,7 @@
 import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { openDownload, type DownloadOptions } from '../../lib/download';
+import { announcedCrc64, openDownload, type DownloadOptions } from '../../lib/download';
 import { DownloadError } from '../../lib/errors';
 
 const BODY_BYTES = 50_000;
@@ -92,5 +92,21 @@ describe('openDownload and the abort signal', () => {
 
     expect(sizes).toEqual(Array(40).fill(BODY_BYTES));
     expect(getEventListeners(controller.signal, 'abort').length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('announcedCrc64', () => {
+  test.each([
+    ['a CRC-64 in decimal', { 'x-oss-hash-crc64ecma': '11051210869376104954' }, '11051210869376104954'],
+    ['the largest 64-bit value', { 'x-oss-hash-crc64ecma': '18446744073709551615' }, '18446744073709551615'],
+    ['leading zeros, normalized', { 'x-oss-hash-crc64ecma': '007' }, '7'],
+    ['identity encoding', { 'x-oss-hash-crc64ecma': '7', 'content-encoding': 'identity' }, '7'],
+    ['no header', {}, undefined],
+    ['a value over 64 bits', { 'x-oss-hash-crc64ecma': '18446744073709551616' }, undefined],
+    ['not digits', { 'x-oss-hash-crc64ecma': '0x1f' }, undefined],
+    ['empty', { 'x-oss-hash-crc64ecma': '' }, undefined],
+    ['a re-encoded body', { 'x-oss-hash-crc64ecma': '7', 'content-encoding': 'gzip' }, undefined],
+  ])('%s', (_what, headers, expected) => {
+    expect(announcedCrc64(headers)).toBe(expected);
   });
 });

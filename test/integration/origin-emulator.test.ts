@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { crc64, Crc64 } from '../../lib/crc64';
 import { expectedDigest, generatedBytes, gzipLogFile, logName, logOriginPath } from '../../sandbox/logdata';
-import { startOriginEmulator, type OriginEmulator } from '../../sandbox/origin-emulator';
+import { ANNOUNCED_CRC64_MAX_BYTES, startOriginEmulator, type OriginEmulator } from '../../sandbox/origin-emulator';
 
 interface Fetched {
   status?: number;
@@ -221,6 +221,21 @@ describe('large generated files', () => {
     expect(peakRss - baselineRss).toBeLessThan(bigSource.size);
     expect(origin.stats.downloadsCompleted).toBe(1);
     expect(origin.stats.bytesServed).toBe(bigSource.size);
+  });
+
+  it(`sends the CRC-64 OSS keeps for a generated file up to ${ANNOUNCED_CRC64_MAX_BYTES} bytes, and none above`, async () => {
+    const smallPath = '/push_proxy/o/example.com/2026_11_27/0900/generated-small.gz';
+    const small = { size: 100_000, seed: 'announced' };
+    origin.addFile(smallPath, small);
+
+    const [smallHead, bigHead] = await Promise.all([
+      fetch(origin.signedUrl(smallPath, inOneHourSec()), { method: 'HEAD' }),
+      fetch(origin.signedUrl(bigPath, inOneHourSec()), { method: 'HEAD' }),
+    ]);
+
+    expect(smallHead.headers['x-oss-hash-crc64ecma']).toBe((await expectedDigest(small)).crc64);
+    expect(bigSource.size).toBeGreaterThan(ANNOUNCED_CRC64_MAX_BYTES);
+    expect(bigHead.headers['x-oss-hash-crc64ecma']).toBeUndefined();
   });
 
   it('stops reading the file while the client does not read: backpressure reaches the source', async () => {

@@ -215,3 +215,51 @@ describe('transferFile when the store starts reading late', () => {
     expect(oss.head(BUCKET, key)?.crc64).toBe(want.crc64);
   });
 });
+
+describe("transferFile with the origin's own CRC-64 (x-oss-hash-crc64ecma on the download)", () => {
+  /** The real download, with one byte of its body changed on the way: the origin's header still names the file. */
+  const changedOnTheWay = async (url: string, signal?: AbortSignal) => {
+    const real = await download(url, signal);
+    let flipped = false;
+    const body = real.body.pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          if (flipped) return done(null, chunk);
+          flipped = true;
+          const copy = Buffer.from(chunk);
+          copy[0] ^= 0xff;
+          done(null, copy);
+        },
+      }),
+    );
+    real.body.on('error', (err) => body.destroy(err));
+    return { ...real, body };
+  };
+
+  it.each([
+    ['a simple PUT', 150 * KiB],
+    ['a multipart upload', 400 * KiB],
+  ])('never reports archived when the bytes changed between the origin and here (%s)', async (_path, size) => {
+    const { file, key, seed } = seedFile(size);
+    const want = await expectedDigest({ size, seed });
+
+    const outcome = await transferFile(file, { store: store(), openDownload: changedOnTheWay }, options(key));
+
+    // A CRC-64 computed here would have matched the changed bytes OSS stored; the origin's does not.
+    expect(outcome).toMatchObject({ status: 'conflict', reason: expect.stringContaining(`vs ${want.crc64}`) });
+    expect(oss.head(BUCKET, key)!.crc64).not.toBe(want.crc64);
+  });
+
+  it('archives with the CRC-64 the origin announced, which is the stored one', async () => {
+    const { file, key, seed } = seedFile(150 * KiB);
+    const want = await expectedDigest({ size: 150 * KiB, seed });
+    const opened = await download(file.url);
+    opened.body.destroy();
+    expect(opened.crc64).toBe(want.crc64);
+
+    const outcome = await transferFile(file, { store: store(), openDownload: download }, options(key));
+
+    expect(outcome).toMatchObject({ status: 'archived', crc64: want.crc64 });
+    expect(oss.head(BUCKET, key)!.crc64).toBe(want.crc64);
+  });
+});
