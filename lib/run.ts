@@ -23,8 +23,8 @@ import { ManifestWriter } from './manifest-writer';
 import { mapPool } from './pool';
 import { ReportBuilder } from './report';
 import { hoursBetween, isoHour } from './time';
-import { transferFile, type TransferOutcome } from './transfer';
-import type { HourReport, LogFile, Manifest, ObjectStore, RunReport } from './types';
+import { SOURCE_CRC64_META, transferFile, type TransferOutcome } from './transfer';
+import type { HeadResult, HourReport, LogFile, Manifest, ObjectStore, RunReport } from './types';
 import { compareCodeUnits } from './compare';
 
 export interface ArchiveWork {
@@ -387,35 +387,74 @@ async function loadManifest(
 
 /**
  * No usable manifest: the archive itself says what is done. An object exists only if a complete, size-checked
- * PUT committed it, so an object of the listed size counts as archived. One listing of the hour's prefix when
- * the key template puts the name last (the default); a HEAD per file otherwise.
+ * PUT committed it, but a committed object may still have failed verification (bytes changed between the origin
+ * and here) and its conflict entry may never have been written (a killed run, a manifest write that failed). So
+ * each object of the listed size is HEADed: one carrying the origin's CRC-64 (SOURCE_CRC64_META) counts as
+ * archived only if its own CRC-64 is that one, and is a conflict otherwise; one without it (written while the
+ * origin sent no CRC-64, or by an older version) counts by its size. One listing of the hour's prefix when the key
+ * template puts the name last (the default); a HEAD per file otherwise. Nothing is downloaded.
  */
 async function rebuildFromArchive(job: HourJob, store: ObjectStore, settings: RunSettings, now: () => number) {
-  const keyOf = (file: LogFile) => archiveKey(settings.keyTemplate, settings.archivePrefix, file);
+  // A file whose key cannot be built (over OSS's 1023 bytes) is left out here: the transfer pool reports it failed.
+  const keyOf = (file: LogFile): string | undefined => {
+    try {
+      return archiveKey(settings.keyTemplate, settings.archivePrefix, file);
+    } catch {
+      return undefined;
+    }
+  };
   const sizes = new Map<string, number>();
+  const heads = new Map<string, HeadResult>();
   if (settings.keyTemplate.endsWith('{name}')) {
-    const probe = keyOf(job.files[0]);
-    const prefix = probe.slice(0, probe.length - job.files[0].name.length);
+    const probeFile = job.files.find((file) => keyOf(file) !== undefined);
+    if (!probeFile) return;
+    const probe = keyOf(probeFile) as string;
+    const prefix = probe.slice(0, probe.length - probeFile.name.length);
     for await (const obj of store.list(prefix)) sizes.set(obj.key, obj.size);
   } else {
     await mapPool(job.files, MANIFEST_IO_CONCURRENCY, async (file) => {
-      const head = await store.head(keyOf(file));
-      if (head) sizes.set(keyOf(file), head.size);
+      const key = keyOf(file);
+      const head = key === undefined ? null : await store.head(key);
+      if (head) {
+        sizes.set(key as string, head.size);
+        heads.set(key as string, head);
+      }
     });
   }
   // Nothing under the hour yet (the first run of every hour): no need to work out each file's key here.
   if (sizes.size === 0) return;
+  const found: { file: LogFile; key: string; size: number }[] = [];
   for (const file of job.files) {
     const key = keyOf(file);
-    const size = sizes.get(key);
-    if (size === undefined) continue;
-    if (size === file.size) {
-      recordArchived(job.manifest, entryFor(file, key, now, {}));
-    } else {
+    const size = key === undefined ? undefined : sizes.get(key);
+    if (key !== undefined && size !== undefined) found.push({ file, key, size });
+  }
+  // A HEAD that fails leaves its file out: the transfer then meets FileAlreadyExists and checks the CRC-64.
+  await mapPool(found, MANIFEST_IO_CONCURRENCY, async ({ file, key, size }) => {
+    if (size !== file.size || heads.has(key)) return;
+    const head = await store.head(key);
+    if (head) heads.set(key, head);
+  });
+  for (const { file, key, size } of found) {
+    if (size !== file.size) {
       recordConflict(job.manifest, {
         ...entryFor(file, key, now, {}),
         error: `archive key holds ${size} bytes, the source has ${file.size}`,
       });
+      job.changed = true;
+      continue;
+    }
+    const head = heads.get(key);
+    if (!head) continue;
+    const originCrc = head.meta[SOURCE_CRC64_META];
+    if (head.size !== file.size || (originCrc !== undefined && head.crc64 !== originCrc)) {
+      const what =
+        head.size !== file.size
+          ? `${head.size} bytes, the source has ${file.size}`
+          : `other bytes (CRC-64 ${head.crc64 ?? 'missing'} vs the origin's ${originCrc}, recorded on the object)`;
+      recordConflict(job.manifest, { ...entryFor(file, key, now, {}), error: `archive key holds ${what}` });
+    } else {
+      recordArchived(job.manifest, entryFor(file, key, now, { crc64: originCrc }));
     }
     job.changed = true;
   }

@@ -78,9 +78,21 @@ export async function transferFile(file: LogFile, deps: TransferDeps, opts: Tran
   }
 }
 
-/** What is known about the source's bytes from a download that was read through in full. */
+/**
+ * Object metadata (`x-oss-meta-source-crc64`) carrying the origin's CRC-64 of the file on every object written
+ * while the origin announced one. The object then says by itself whether it holds the origin's bytes (its own
+ * x-oss-hash-crc64ecma equals this), which a manifest rebuilt from the archive relies on (lib/run.ts).
+ */
+export const SOURCE_CRC64_META = 'source-crc64';
+
+/**
+ * What is known about the source's bytes: the origin's own CRC-64 when any download of this transfer announced
+ * one, else the CRC-64 computed here over a download read through in full. A CRC-64 computed here never replaces
+ * the origin's: it would match bytes changed on the way.
+ */
 interface SourceFacts {
   crc64?: string;
+  fromOrigin?: boolean;
 }
 
 async function attemptOnce(
@@ -91,23 +103,26 @@ async function attemptOnce(
   source: SourceFacts,
 ): Promise<AttemptResult> {
   const download = await openSource(file, url, deps, opts.signal);
-  // When the origin vouches for the file's CRC-64, the bytes are only counted here.
-  const announced = download.crc64;
-  const meter = new ByteMeter({ crc64: announced === undefined });
+  if (download.crc64 !== undefined) {
+    source.crc64 = download.crc64;
+    source.fromOrigin = true;
+  }
+  // When the origin vouches for the file's CRC-64 (in this download or an earlier one), the bytes are only counted.
+  const originCrc = source.fromOrigin ? source.crc64 : undefined;
+  const meter = new ByteMeter({ crc64: originCrc === undefined });
   const watched = watchSource(download.body, meter);
   let put;
   try {
     // The store's own length guard reads the download: no stream of ours between the socket and the upload.
     put = await deps.store.putStream(opts.key, download.body, {
       size: file.size,
-      headers: opts.headers,
+      headers: originCrc === undefined ? opts.headers : { ...opts.headers, [`x-oss-meta-${SOURCE_CRC64_META}`]: originCrc },
       forbidOverwrite: true,
       signal: opts.signal,
     });
   } catch (err) {
     download.body.destroy();
-    if (announced !== undefined) source.crc64 = announced;
-    else if (watched.ended() && meter.bytes === file.size) source.crc64 = meter.crc64;
+    if (originCrc === undefined && watched.ended() && meter.bytes === file.size) source.crc64 = meter.crc64;
     if (err instanceof AlreadyExistsError) return resolveExisting(file, url, deps, opts, source);
     // An upload that failed because its source failed reports the source's error: that is what to retry.
     const sourceError = watched.failure();
@@ -119,13 +134,13 @@ async function attemptOnce(
   if (meter.bytes !== file.size) {
     throw new VerifyError(`stored ${meter.bytes} bytes but LogSize is ${file.size}`, { retryable: true });
   }
-  const expectedCrc = (announced ?? meter.crc64) as string;
+  const expectedCrc = (originCrc ?? meter.crc64) as string;
   source.crc64 = expectedCrc;
   let storedCrc = put.crc64;
   if (!storedCrc) storedCrc = (await deps.store.head(opts.key))?.crc64;
   if (storedCrc !== expectedCrc) {
     // The object is write-once: a retry will meet FileAlreadyExists and end as a conflict unless the bytes match.
-    const whose = announced === undefined ? "the downloaded bytes'" : "the origin's";
+    const whose = originCrc === undefined ? "the downloaded bytes'" : "the origin's";
     throw new VerifyError(`OSS CRC-64 ${storedCrc ?? 'missing'} differs from ${whose} ${expectedCrc}`, { retryable: true });
   }
   return { status: 'archived', crc64: expectedCrc, bytes: meter.bytes };

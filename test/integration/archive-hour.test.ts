@@ -270,6 +270,38 @@ describe('archiving the previous hour through the real SDKs', () => {
     }
   });
 
+  it.each([
+    // Sorts before the short name ('0' < 'a'): it is the file the rebuild probes the hour's prefix with.
+    ['sorts first, on the first run of the hour', `${'0'.repeat(193)}.log.gz`, false],
+    // Sorts after it, but the manifest is gone: the rebuild builds every listed file's key.
+    ['sorts last, when the manifest must be rebuilt', `${'l'.repeat(193)}.log.gz`, true],
+  ])('a file whose archive key would pass 1023 bytes does not hold up its hour (%s)', async (_when, longName, loseManifest) => {
+    const template = `{domain}/${'t'.repeat(800)}/{yyyy}/{MM}/{dd}/{HH}/{name}`;
+    const deep = await startHarness({ domains: DOMAINS, env: { KEY_TEMPLATE: template } });
+    try {
+      const domain = DOMAINS[0];
+      const shortName = logName(domain, hour, 0);
+      deep.cloud.live.seedLogs(domain, hour, [
+        { name: longName, source: { content: Buffer.from('long') } },
+        { name: shortName, source: { content: Buffer.from('short') } },
+      ]);
+      const failedForItsKey = [expect.objectContaining({ name: longName, reason: expect.stringMatching(/^no archive key: /) })];
+
+      const first = await deep.timer();
+      expect(first.errors).toEqual([]);
+      expect(first.failures).toEqual(failedForItsKey);
+      expect(first.totals).toMatchObject({ listed: 2, archivedNow: 1, failed: 1, remaining: 0 });
+
+      if (loseManifest) await deep.cloud.oss.deleteObject(BUCKET, manifestKeyFor(domain, hour));
+      const again = await deep.timer();
+      expect(again.errors).toEqual([]);
+      expect(again.failures).toEqual(failedForItsKey);
+      expect(again.totals).toMatchObject({ listed: 2, archivedNow: 0, alreadyArchived: 1, failed: 1, remaining: 0 });
+    } finally {
+      await deep.close();
+    }
+  });
+
   it('uses the origin path the Live emulator hands out', () => {
     expect(logOriginPath('a.example.com', hour, 'x.gz')).toMatch(/^\/push_proxy\//);
   });

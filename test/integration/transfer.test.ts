@@ -263,3 +263,58 @@ describe("transferFile with the origin's own CRC-64 (x-oss-hash-crc64ecma on the
     expect(oss.head(BUCKET, key)!.crc64).toBe(want.crc64);
   });
 });
+
+describe("transferFile when one attempt's download carries the origin's CRC-64 and a later one does not", () => {
+  /** The real download, one byte changed on the way, and no x-oss-hash-crc64ecma (a hop that drops it). */
+  const changedWithoutHeader = async (url: string, signal?: AbortSignal) => {
+    const real = await download(url, signal);
+    let flipped = false;
+    const body = real.body.pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          if (flipped) return done(null, chunk);
+          flipped = true;
+          const copy = Buffer.from(chunk);
+          copy[0] ^= 0xff;
+          done(null, copy);
+        },
+      }),
+    );
+    real.body.on('error', (err) => body.destroy(err));
+    return { body, contentLength: real.contentLength };
+  };
+
+  it("does not archive bytes whose CRC-64 differs from the one the origin announced on an earlier attempt", async () => {
+    const size = 150 * KiB;
+    const { file, key, seed } = seedFile(size);
+    const want = await expectedDigest({ size, seed });
+    // The first download (with the origin's CRC-64) is reset mid-body: nothing is committed.
+    origin.faults.resetAfter(20 * KiB, { path: new URL(file.url).pathname });
+    let calls = 0;
+    const openDownload = (url: string, signal?: AbortSignal) => (++calls === 1 ? download(url, signal) : changedWithoutHeader(url, signal));
+
+    const outcome = await transferFile(file, { store: store(), openDownload }, options(key));
+
+    expect(oss.head(BUCKET, key)!.crc64).not.toBe(want.crc64);
+    expect(outcome).toMatchObject({ status: 'conflict', reason: expect.stringContaining(want.crc64) });
+  });
+
+  it("does not count an existing object as archived by a CRC-64 computed here when the origin announced another", async () => {
+    // Small enough that the second download has ended before OSS refuses the create-only PUT.
+    const size = 2 * KiB;
+    const { file, key, seed } = seedFile(size);
+    const want = await expectedDigest({ size, seed });
+    let calls = 0;
+    // Both downloads change the same byte; only the first carries the origin's CRC-64.
+    const openDownload = async (url: string, signal?: AbortSignal) => {
+      if (++calls > 1) return changedWithoutHeader(url, signal);
+      const changed = await changedWithoutHeader(url, signal);
+      return { ...changed, crc64: want.crc64 };
+    };
+
+    const outcome = await transferFile(file, { store: store(), openDownload }, options(key));
+
+    expect(oss.head(BUCKET, key)!.crc64).not.toBe(want.crc64);
+    expect(outcome).toMatchObject({ status: 'conflict', reason: expect.stringContaining(want.crc64) });
+  });
+});
