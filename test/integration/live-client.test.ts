@@ -17,6 +17,19 @@ class PlainOrigin implements LogOriginLike {
   }
 }
 
+/** A lister with one attempt per call: a throttled call fails the listing instead of being retried out of sight. */
+function oneAttemptLister(emulator: LiveEmulator, maxQps: number) {
+  return createLiveLister({
+    endpoint: emulator.endpoint,
+    regionId: 'cn-hangzhou',
+    credentials: SANDBOX_AK,
+    scheme: 'http',
+    allowHost: hostAllowlist(['127.0.0.1:*']),
+    maxQps,
+    attempts: 1,
+  });
+}
+
 describe('Live lister flow control', () => {
   it('sends a burst of listings at LIVE_MAX_QPS without one Throttling.User from a service that allows as many', async () => {
     const qps = 3;
@@ -26,16 +39,7 @@ describe('Live lister flow control', () => {
       for (const domain of domains) {
         emulator.seedLogs(domain, HOUR, [{ name: `${domain}_0.log.gz`, source: { content: Buffer.from('x') } }]);
       }
-      const lister = createLiveLister({
-        endpoint: emulator.endpoint,
-        regionId: 'cn-hangzhou',
-        credentials: SANDBOX_AK,
-        scheme: 'http',
-        allowHost: hostAllowlist(['127.0.0.1:*']),
-        maxQps: qps,
-        // One attempt: a throttled call would fail the listing instead of being retried out of sight.
-        attempts: 1,
-      });
+      const lister = oneAttemptLister(emulator, qps);
 
       const listings = await Promise.all(domains.map((d) => lister.list(d, HOUR, HOUR + HOUR_MS)));
 
@@ -55,15 +59,7 @@ describe('Live lister flow control', () => {
       for (const domain of domains) {
         emulator.seedLogs(domain, HOUR, [{ name: `${domain}_0.log.gz`, source: { content: Buffer.from('x') } }]);
       }
-      const lister = createLiveLister({
-        endpoint: emulator.endpoint,
-        regionId: 'cn-hangzhou',
-        credentials: SANDBOX_AK,
-        scheme: 'http',
-        allowHost: hostAllowlist(['127.0.0.1:*']),
-        maxQps: 2.5,
-        attempts: 1,
-      });
+      const lister = oneAttemptLister(emulator, 2.5);
 
       const listings = await Promise.all(domains.map((d) => lister.list(d, HOUR, HOUR + HOUR_MS)));
 

@@ -2,7 +2,7 @@
  * lib/transfer.ts through Node's HTTP client (log origin emulator) and the real ali-oss client (OSS emulator):
  * what counts as "archived" when the archive key already holds an object.
  */
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { openDownload } from '../../lib/download';
 import { createOssStore, type OssStore } from '../../lib/oss-store';
 import { MemoryStore } from '../../lib/memory-store';
@@ -12,6 +12,7 @@ import { SANDBOX_STS } from '../../sandbox/contracts';
 import { expectedDigest } from '../../sandbox/logdata';
 import { startOriginEmulator, type OriginEmulator } from '../../sandbox/origin-emulator';
 import { startOssEmulator, type OssEmulator } from '../../sandbox/oss-emulator';
+import { withFirstByteChanged } from '../support/change-first-byte';
 import { silenceUrllibWarnings } from '../support/urllib-warnings';
 
 const BUCKET = 'transfer-bucket';
@@ -52,18 +53,7 @@ function corruptingInTransit(inner: ObjectStore): ObjectStore {
   return {
     ...inner,
     putStream(key, body: Readable, opts) {
-      let flipped = false;
-      const corrupt = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          if (flipped) return done(null, chunk);
-          flipped = true;
-          const copy = Buffer.from(chunk);
-          copy[0] ^= 0xff;
-          done(null, copy);
-        },
-      });
-      body.on('error', (err) => corrupt.destroy(err));
-      return inner.putStream(key, body.pipe(corrupt), opts);
+      return inner.putStream(key, withFirstByteChanged(body), opts);
     },
   };
 }
@@ -220,20 +210,7 @@ describe("transferFile with the origin's own CRC-64 (x-oss-hash-crc64ecma on the
   /** The real download, with one byte of its body changed on the way: the origin's header still names the file. */
   const changedOnTheWay = async (url: string, signal?: AbortSignal) => {
     const real = await download(url, signal);
-    let flipped = false;
-    const body = real.body.pipe(
-      new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          if (flipped) return done(null, chunk);
-          flipped = true;
-          const copy = Buffer.from(chunk);
-          copy[0] ^= 0xff;
-          done(null, copy);
-        },
-      }),
-    );
-    real.body.on('error', (err) => body.destroy(err));
-    return { ...real, body };
+    return { ...real, body: withFirstByteChanged(real.body) };
   };
 
   it.each([
@@ -268,20 +245,7 @@ describe("transferFile when one attempt's download carries the origin's CRC-64 a
   /** The real download, one byte changed on the way, and no x-oss-hash-crc64ecma (a hop that drops it). */
   const changedWithoutHeader = async (url: string, signal?: AbortSignal) => {
     const real = await download(url, signal);
-    let flipped = false;
-    const body = real.body.pipe(
-      new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          if (flipped) return done(null, chunk);
-          flipped = true;
-          const copy = Buffer.from(chunk);
-          copy[0] ^= 0xff;
-          done(null, copy);
-        },
-      }),
-    );
-    real.body.on('error', (err) => body.destroy(err));
-    return { body, contentLength: real.contentLength };
+    return { body: withFirstByteChanged(real.body), contentLength: real.contentLength };
   };
 
   it("does not archive bytes whose CRC-64 differs from the one the origin announced on an earlier attempt", async () => {

@@ -6,7 +6,6 @@
  * wrapped (one byte changed on the way) and the store (to fail manifest writes, or to stop answering, as a killed
  * instance does).
  */
-import { Transform } from 'node:stream';
 import { createArchiver } from '../../lib/archiver';
 import { buildClients, ClientCache } from '../../lib/clients';
 import type { DownloadResponse } from '../../lib/download';
@@ -14,6 +13,7 @@ import { isoHour } from '../../lib/time';
 import type { ObjectStore } from '../../lib/types';
 import { startSandboxCloud, type SandboxCloud } from '../../sandbox/cloud';
 import { expectedDigest, logName } from '../../sandbox/logdata';
+import { withFirstByteChanged } from '../support/change-first-byte';
 import { currentHourMs, previousHourMs } from '../support/harness';
 import { silenceUrllibWarnings } from '../support/urllib-warnings';
 
@@ -32,20 +32,7 @@ function manifestKey(): string {
 
 /** The real download with the first byte of its body changed: the origin's CRC-64 header still names the file. */
 function changedOnTheWay(real: DownloadResponse): DownloadResponse {
-  let flipped = false;
-  const body = real.body.pipe(
-    new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        if (flipped) return done(null, chunk);
-        flipped = true;
-        const copy = Buffer.from(chunk);
-        copy[0] ^= 0xff;
-        done(null, copy);
-      },
-    }),
-  );
-  real.body.on('error', (err) => body.destroy(err));
-  return { ...real, body };
+  return { ...real, body: withFirstByteChanged(real.body) };
 }
 
 /** What the wrappers do; reset before each test. */
