@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { redact } from './redact';
 import { isoHour } from './time';
-import { FileStatus, type Manifest, type ManifestEntry, type ManifestRun } from './types';
+import { FileStatus, type LogFile, type Manifest, type ManifestEntry, type ManifestRun } from './types';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 /** Runs kept in a manifest, newest first: enough to see a pattern of failures, small enough to rewrite often. */
@@ -126,6 +126,25 @@ export interface EntryUpdate {
   attempts: number;
   /** ISO time of this update. */
   at: string;
+}
+
+/** The update for `file` stored under `key`, as of `atMs`. */
+export function entryUpdate(
+  file: Pick<LogFile, 'name' | 'size' | 'startMs' | 'endMs'>,
+  key: string,
+  atMs: number,
+  extra: { crc64?: string; attempts?: number } = {},
+): EntryUpdate {
+  return {
+    name: file.name,
+    key,
+    size: file.size,
+    crc64: extra.crc64,
+    sourceStart: new Date(file.startMs).toISOString(),
+    sourceEnd: new Date(file.endMs).toISOString(),
+    attempts: extra.attempts ?? 0,
+    at: new Date(atMs).toISOString(),
+  };
 }
 
 export interface FailureUpdate extends EntryUpdate {

@@ -13,6 +13,7 @@ import type { Logger } from './log';
 import {
   addRun,
   emptyManifest,
+  entryUpdate,
   isArchived,
   parseManifest,
   recordArchived,
@@ -23,8 +24,9 @@ import { ManifestWriter } from './manifest-writer';
 import { mapPool } from './pool';
 import { ReportBuilder } from './report';
 import { hoursBetween, isoHour } from './time';
-import { SOURCE_CRC64_META, transferFile, type TransferOutcome } from './transfer';
-import type { HeadResult, HourReport, LogFile, Manifest, ObjectStore, RunReport } from './types';
+import { rebuildFromArchive } from './rebuild';
+import { transferFile, type TransferOutcome } from './transfer';
+import type { HourReport, LogFile, Manifest, ObjectStore, RunReport } from './types';
 import { compareCodeUnits } from './compare';
 
 export interface ArchiveWork {
@@ -363,7 +365,8 @@ async function prepareHour(
       job.manifest = loaded.manifest;
     } else {
       if (loaded.problem) report.warning(`manifest ${key} ${loaded.problem}: rebuilding it from the archive`);
-      await rebuildFromArchive(job, deps.store, settings, now);
+      const rebuilt = await rebuildFromArchive(job.files, job.manifest, deps.store, settings, now());
+      job.changed ||= rebuilt;
     }
   } catch (err) {
     await lease.release().catch(() => undefined);
@@ -385,81 +388,6 @@ async function loadManifest(
   return { manifest: parsed };
 }
 
-/**
- * No usable manifest: the archive itself says what is done. An object exists only if a complete, size-checked
- * PUT committed it, but a committed object may still have failed verification (bytes changed between the origin
- * and here) and its conflict entry may never have been written (a killed run, a manifest write that failed). So
- * each object of the listed size is HEADed: one carrying the origin's CRC-64 (SOURCE_CRC64_META) counts as
- * archived only if its own CRC-64 is that one, and is a conflict otherwise; one without it (written while the
- * origin sent no CRC-64, or by an older version) counts by its size. One listing of the hour's prefix when the key
- * template puts the name last (the default); a HEAD per file otherwise. Nothing is downloaded.
- */
-async function rebuildFromArchive(job: HourJob, store: ObjectStore, settings: RunSettings, now: () => number) {
-  // A file whose key cannot be built (over OSS's 1023 bytes) is left out here: the transfer pool reports it failed.
-  const keyOf = (file: LogFile): string | undefined => {
-    try {
-      return archiveKey(settings.keyTemplate, settings.archivePrefix, file);
-    } catch {
-      return undefined;
-    }
-  };
-  const sizes = new Map<string, number>();
-  const heads = new Map<string, HeadResult>();
-  if (settings.keyTemplate.endsWith('{name}')) {
-    const probeFile = job.files.find((file) => keyOf(file) !== undefined);
-    if (!probeFile) return;
-    const probe = keyOf(probeFile) as string;
-    const prefix = probe.slice(0, probe.length - probeFile.name.length);
-    for await (const obj of store.list(prefix)) sizes.set(obj.key, obj.size);
-  } else {
-    await mapPool(job.files, MANIFEST_IO_CONCURRENCY, async (file) => {
-      const key = keyOf(file);
-      const head = key === undefined ? null : await store.head(key);
-      if (head) {
-        sizes.set(key as string, head.size);
-        heads.set(key as string, head);
-      }
-    });
-  }
-  // Nothing under the hour yet (the first run of every hour): no need to work out each file's key here.
-  if (sizes.size === 0) return;
-  const found: { file: LogFile; key: string; size: number }[] = [];
-  for (const file of job.files) {
-    const key = keyOf(file);
-    const size = key === undefined ? undefined : sizes.get(key);
-    if (key !== undefined && size !== undefined) found.push({ file, key, size });
-  }
-  // A HEAD that fails leaves its file out: the transfer then meets FileAlreadyExists and checks the CRC-64.
-  await mapPool(found, MANIFEST_IO_CONCURRENCY, async ({ file, key, size }) => {
-    if (size !== file.size || heads.has(key)) return;
-    const head = await store.head(key);
-    if (head) heads.set(key, head);
-  });
-  for (const { file, key, size } of found) {
-    if (size !== file.size) {
-      recordConflict(job.manifest, {
-        ...entryFor(file, key, now, {}),
-        error: `archive key holds ${size} bytes, the source has ${file.size}`,
-      });
-      job.changed = true;
-      continue;
-    }
-    const head = heads.get(key);
-    if (!head) continue;
-    const originCrc = head.meta[SOURCE_CRC64_META];
-    if (head.size !== file.size || (originCrc !== undefined && head.crc64 !== originCrc)) {
-      const what =
-        head.size !== file.size
-          ? `${head.size} bytes, the source has ${file.size}`
-          : `other bytes (CRC-64 ${head.crc64 ?? 'missing'} vs the origin's ${originCrc}, recorded on the object)`;
-      recordConflict(job.manifest, { ...entryFor(file, key, now, {}), error: `archive key holds ${what}` });
-    } else {
-      recordArchived(job.manifest, entryFor(file, key, now, { crc64: originCrc }));
-    }
-    job.changed = true;
-  }
-}
-
 function record(job: HourJob, file: LogFile, key: string, outcome: TransferOutcome, report: ReportBuilder, now: () => number) {
   job.changed = true;
   const hour = isoHour(file.hourStartMs);
@@ -467,37 +395,24 @@ function record(job: HourJob, file: LogFile, key: string, outcome: TransferOutco
     case 'archived':
       job.report.archivedNow++;
       job.report.bytesArchived += outcome.bytes;
-      recordArchived(job.manifest, entryFor(file, key, now, { crc64: outcome.crc64, attempts: outcome.attempts }));
+      recordArchived(job.manifest, entryUpdate(file, key, now(), { crc64: outcome.crc64, attempts: outcome.attempts }));
       break;
     case 'already-archived':
       job.report.alreadyArchived++;
-      recordArchived(job.manifest, entryFor(file, key, now, { crc64: outcome.crc64, attempts: outcome.attempts }));
+      recordArchived(job.manifest, entryUpdate(file, key, now(), { crc64: outcome.crc64, attempts: outcome.attempts }));
       break;
     case 'conflict':
       job.report.conflicts++;
-      recordConflict(job.manifest, { ...entryFor(file, key, now, { attempts: outcome.attempts }), error: outcome.reason });
+      recordConflict(job.manifest, { ...entryUpdate(file, key, now(), { attempts: outcome.attempts }), error: outcome.reason });
       report.failure({ domain: file.domain, hour, name: file.name, reason: `conflict: ${outcome.reason}` });
       break;
     case 'failed':
       job.report.failed++;
-      recordFailed(job.manifest, { ...entryFor(file, key, now, { attempts: outcome.attempts }), error: outcome.reason });
+      recordFailed(job.manifest, { ...entryUpdate(file, key, now(), { attempts: outcome.attempts }), error: outcome.reason });
       report.failure({ domain: file.domain, hour, name: file.name, reason: outcome.reason });
       break;
   }
   job.writer?.markDirty();
-}
-
-function entryFor(file: LogFile, key: string, now: () => number, extra: { crc64?: string; attempts?: number }) {
-  return {
-    name: file.name,
-    key,
-    size: file.size,
-    crc64: extra.crc64,
-    sourceStart: new Date(file.startMs).toISOString(),
-    sourceEnd: new Date(file.endMs).toISOString(),
-    attempts: extra.attempts ?? 0,
-    at: new Date(now()).toISOString(),
-  };
 }
 
 function objectHeaders(base: Record<string, string>, file: LogFile): Record<string, string> {
