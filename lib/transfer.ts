@@ -81,7 +81,7 @@ export async function transferFile(file: LogFile, deps: TransferDeps, opts: Tran
 /**
  * Object metadata (`x-oss-meta-source-crc64`) carrying the origin's CRC-64 of the file on every object written
  * while the origin announced one. The object then says by itself whether it holds the origin's bytes (its own
- * x-oss-hash-crc64ecma equals this), which a manifest rebuilt from the archive relies on (lib/run.ts).
+ * x-oss-hash-crc64ecma equals this), which a manifest rebuilt from the archive relies on (lib/rebuild.ts).
  */
 export const SOURCE_CRC64_META = 'source-crc64';
 
