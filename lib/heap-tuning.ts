@@ -18,11 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 
 export const HEAP_GROWING_PERCENT = 400;
 
-let applied = false;
-
-/** Applies the setting once per process; later calls do nothing. */
+/** Applies the setting to this process; calling it again changes nothing. */
 export function tuneHeapGrowth(): void {
-  if (applied) return;
-  applied = true;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }

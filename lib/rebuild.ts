@@ -69,26 +69,19 @@ export async function rebuildFromArchive(
     if (head) heads.set(key, head);
   });
   for (const { file, key, size } of found) {
-    if (size !== file.size) {
-      recordConflict(manifest, {
-        ...entryUpdate(file, key, atMs, {}),
-        error: `archive key holds ${size} bytes, the source has ${file.size}`,
-      });
-      changed = true;
-      continue;
-    }
-    const head = heads.get(key);
-    if (!head) continue;
-    const originCrc = head.meta[SOURCE_CRC64_META];
-    if (head.size !== file.size || (originCrc !== undefined && head.crc64 !== originCrc)) {
-      const what =
-        head.size !== file.size
-          ? `${head.size} bytes, the source has ${file.size}`
-          : `other bytes (CRC-64 ${head.crc64 ?? 'missing'} vs the origin's ${originCrc}, recorded on the object)`;
-      recordConflict(manifest, { ...entryUpdate(file, key, atMs, {}), error: `archive key holds ${what}` });
-    } else {
-      recordArchived(manifest, entryUpdate(file, key, atMs, { crc64: originCrc }));
-    }
+    // A listed size that is not the file's settles it; otherwise the HEAD does, and without one the transfer will.
+    const head = size === file.size ? heads.get(key) : undefined;
+    if (size === file.size && !head) continue;
+    const storedSize = head?.size ?? size;
+    const originCrc = head?.meta[SOURCE_CRC64_META];
+    const problem =
+      storedSize !== file.size
+        ? `${storedSize} bytes, the source has ${file.size}`
+        : originCrc !== undefined && head?.crc64 !== originCrc
+          ? `other bytes (CRC-64 ${head?.crc64 ?? 'missing'} vs the origin's ${originCrc}, recorded on the object)`
+          : undefined;
+    if (problem) recordConflict(manifest, { ...entryUpdate(file, key, atMs), error: `archive key holds ${problem}` });
+    else recordArchived(manifest, entryUpdate(file, key, atMs, { crc64: originCrc }));
     changed = true;
   }
   return changed;

@@ -73,8 +73,8 @@ export function apiTime(ms: number): string {
 
 /** Starts of the UTC hours that begin inside [startMs, endMs), ascending. Unaligned bounds are not widened. */
 export function hoursBetween(startMs: number, endMs: number): number[] {
-  utc(startMs, 'startMs');
-  utc(endMs, 'endMs');
+  epochMs(startMs, 'startMs');
+  epochMs(endMs, 'endMs');
   const hours: number[] = [];
   for (let hour = Math.ceil(startMs / HOUR_MS) * HOUR_MS; hour < endMs; hour += HOUR_MS) hours.push(hour);
   return hours;
@@ -88,8 +88,7 @@ export function hoursBetween(startMs: number, endMs: number): number[] {
  */
 export function previousHour(triggerTimeMs: number, lagHours: number): number {
   nonNegativeInteger(lagHours, 'lagHours');
-  utc(triggerTimeMs, 'triggerTimeMs');
-  return epochMs(hourStart(triggerTimeMs) - lagHours * HOUR_MS, 'previous hour');
+  return epochMs(hourStart(epochMs(triggerTimeMs, 'triggerTimeMs')) - lagHours * HOUR_MS, 'previous hour');
 }
 
 export interface DateParts {
